@@ -1,0 +1,291 @@
+"""DRHT networks (paper Sec. 3.2-3.4): f1 (HDR estimation) and f2 (LDR correction).
+
+Both nets are the same fully convolutional encoder-decoder: 6 encoder levels (stride 1, then
+five stride-2 convs), 6 decoder levels mirroring them with transposed convs, a skip from each
+encoder level into its decoder counterpart, BatchNorm + ELU after every conv and deconv, and
+a residual skip from the net's input to its output (the learned branch predicts a difference).
+
+  I [B,H,W,3] in [0,1] -> f1 -> S_hat (Eq. 2 domain) -> inverse gamma -> S_full (radiance)
+    -> log(S_full + delta) -> f2 -> I_hat [B,H,W,3], ~[0,1] (Eq. 3)
+
+H and W must be multiples of 32 (five stride-2 levels).
+"""
+
+from typing import Any, Optional, Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from drht_jax import hdr
+
+# Per-level (width, kernel) of the encoder; the decoder mirrors them. Paper Sec. 3.4: 9x9 and
+# 5x5 for the first two convs (and their deconv counterparts), 3x3 elsewhere.
+WIDTHS = (64, 64, 128, 256, 256, 512)
+PAPER_KERNELS = (9, 5, 3, 3, 3, 3)
+# The authors' released f2: 1x1 (3->64), 7x7 s2, 5x5 s2, then 3x3 s2.
+RELEASED_KERNELS = (1, 7, 5, 3, 3, 3)
+NUM_LEVELS = len(WIDTHS)
+SIZE_MULTIPLE = 2 ** (NUM_LEVELS - 1)
+
+# He-style truncated normal (the paper: "truncated normal initializer"), scaled by fan-in so
+# that 6-level nets start with unit-variance activations at any width.
+kernel_init = nn.initializers.variance_scaling(2.0, "fan_in", "truncated_normal")
+# The output layer starts small so each net starts close to its residual skip (its
+# documented input-derived output) while still passing gradients to the layers below.
+output_init = nn.initializers.variance_scaling(0.02, "fan_in", "truncated_normal")
+
+
+def default_model_config() -> ml_collections.ConfigDict:
+  """Model knobs; `configs/*.py` embed this as `config.model`."""
+  return ml_collections.ConfigDict(dict(
+      variant="paper",      # 'paper' | 'released' (layout of f2; f1 always follows the paper)
+      width=1.0,            # multiplier on WIDTHS; tests and the demo use small values
+      fusion="add_mul",     # skip fusion: 'add_mul' (released: d + e + d*e) | 'concat' (+1x1 conv)
+      deconv="subpixel",    # 'subpixel' | 'transpose': same function and parameters, see Deconv
+      dtype="float32",      # compute dtype: 'float32' | 'bfloat16' (params stay float32)
+  ))
+
+
+def check_image_shape(x, name="input"):
+  """Raises a ValueError unless `x` is `[B, H, W, 3]` with H and W multiples of 32."""
+  if x.ndim != 4:
+    raise ValueError(f"{name}: expected a batch [B, H, W, 3], got shape {tuple(x.shape)}")
+  _, h, w, c = x.shape
+  if c != 3:
+    raise ValueError(f"{name}: expected 3 channels (RGB), got {c} (shape {tuple(x.shape)})")
+  if h % SIZE_MULTIPLE or w % SIZE_MULTIPLE:
+    raise ValueError(
+        f"{name}: H and W must be multiples of {SIZE_MULTIPLE}, got {h}x{w}; pad the image "
+        f"(drht_jax.inference pads and crops back)")
+
+
+def _transpose_padding(kernel: int, stride: int):
+  """(before, after) padding of `lax.conv_transpose(..., padding='SAME')` for one axis."""
+  pad_len = kernel + stride - 2
+  before = kernel - 1 if stride > kernel - 1 else int(np.ceil(pad_len / 2))
+  return before, pad_len - before
+
+
+def subpixel_kernel(kernel, stride: int):
+  """Rewrites a transposed-conv kernel as an ordinary conv kernel for the sub-pixel form.
+
+  `kernel` `[k, k, Cin, Cout]` (ConvTranspose layout, SAME padding) -> `(big, (lo, hi))`
+  with `big` `[K, K, Cin, s*s*Cout]`: output phase (rh, rw) at channel block rh*s + rw.
+  A stride-s transposed conv equals this conv (input padded by -lo/hi) followed by a
+  depth-to-space shuffle; `Deconv` uses it because XLA's CPU transposed convs are slow.
+  """
+  k = kernel.shape[0]
+  pad = _transpose_padding(k, stride)[0]
+  # Output o = s*m + r reads input m + q through tap t where r + t - pad = s*q.
+  offsets = {(r, t): (r + t - pad) // stride
+             for r in range(stride) for t in range(k) if (r + t - pad) % stride == 0}
+  lo, hi = min(offsets.values()), max(offsets.values())
+  size = hi - lo + 1
+  taps = np.full((stride, size), k, dtype=np.int32)   # index k selects a zero tap
+  for (r, t), q in offsets.items():
+    taps[r, q - lo] = t
+  padded = jnp.pad(kernel, ((0, 1), (0, 1), (0, 0), (0, 0)))
+  # [rh, qh, rw, qw, Cin, Cout] -> [qh, qw, Cin, rh, rw, Cout]
+  blocks = padded[taps[:, :, None, None], taps[None, None, :, :]]
+  big = blocks.transpose(1, 3, 4, 0, 2, 5)
+  cin, cout = kernel.shape[2], kernel.shape[3]
+  return big.reshape(size, size, cin, stride * stride * cout), (lo, hi)
+
+
+class Deconv(nn.Module):
+  """Stride-s transposed conv, SAME padding (output = s x input), as `nn.ConvTranspose`.
+
+  Parameters `kernel` `[k, k, Cin, Cout]` and `bias` `[Cout]` are the same whichever `impl`
+  runs: 'transpose' calls `lax.conv_transpose`; 'subpixel' runs one ordinary conv with s*s*Cout
+  outputs and a depth-to-space shuffle (equal to float32 rounding, much faster on XLA CPU).
+  """
+  features: int
+  kernel_size: int
+  stride: int = 2
+  impl: str = "subpixel"
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x):
+    k, s = self.kernel_size, self.stride
+    kernel = self.param("kernel", kernel_init, (k, k, x.shape[-1], self.features))
+    bias = self.param("bias", nn.initializers.zeros, (self.features,))
+    x = x.astype(self.dtype)
+    kernel, bias = kernel.astype(self.dtype), bias.astype(self.dtype)
+    if self.impl == "transpose":
+      y = jax.lax.conv_transpose(x, kernel, (s, s), "SAME",
+                                 dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    elif self.impl == "subpixel":
+      big, (lo, hi) = subpixel_kernel(kernel, s)
+      y = jax.lax.conv_general_dilated(x, big, (1, 1), ((-lo, hi), (-lo, hi)),
+                                       dimension_numbers=("NHWC", "HWIO", "NHWC"))
+      b, h, w, _ = y.shape
+      y = y.reshape(b, h, w, s, s, self.features).transpose(0, 1, 3, 2, 4, 5)
+      y = y.reshape(b, h * s, w * s, self.features)
+    else:
+      raise ValueError(f"unknown deconv impl {self.impl!r}; expected 'subpixel' or 'transpose'")
+    return y + bias
+
+
+class EncoderDecoder(nn.Module):
+  """The shared body of f1 and f2: `[B, H, W, Cin] -> [B, H, W, out_features]` float32.
+
+  Returns the learned branch only (the caller adds its residual skip). Layer names give the
+  parameter groups of hierarchical supervision: `encoder_<i>` (i = 0 finest), and
+  `decoder_<j>` with j = 0 the coarsest deconv (next to the bottleneck) up to j = 5, the
+  full-resolution output conv; `decoder_<j>` also holds its skip fusion.
+  """
+  widths: Sequence[int] = WIDTHS
+  kernels: Sequence[int] = PAPER_KERNELS
+  out_features: int = 3
+  fusion: str = "add_mul"
+  deconv: str = "subpixel"
+  dtype: Any = jnp.float32
+  axis_name: Optional[str] = None   # BatchNorm statistics averaged over this pmap axis
+
+  def _bn_elu(self, x, train, name):
+    x = nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5,
+                     dtype=self.dtype, axis_name=self.axis_name if train else None,
+                     name=name)(x)
+    return nn.elu(x)
+
+  @nn.compact
+  def __call__(self, x, train: bool):
+    if self.fusion not in ("add_mul", "concat"):
+      raise ValueError(f"unknown fusion {self.fusion!r}; expected 'add_mul' or 'concat'")
+    levels = len(self.widths)
+    skips = []
+    h = x.astype(self.dtype)
+    for i, (width, k) in enumerate(zip(self.widths, self.kernels)):
+      stride = 1 if i == 0 else 2
+      h = nn.Conv(width, (k, k), strides=(stride, stride), padding="SAME", dtype=self.dtype,
+                  kernel_init=kernel_init, name=f"encoder_{i}")(h)
+      h = self._bn_elu(h, train, f"encoder_{i}_bn")
+      skips.append(h)
+    # Decoder level j mirrors encoder level i = levels - 1 - j: upsample to level i-1's
+    # resolution with level i's kernel, fuse with encoder level i-1.
+    for j in range(levels - 1):
+      i = levels - 1 - j
+      h = Deconv(self.widths[i - 1], self.kernels[i], 2, self.deconv, self.dtype,
+                 name=f"decoder_{j}")(h)
+      h = self._bn_elu(h, train, f"decoder_{j}_bn")
+      e = skips[i - 1]
+      if self.fusion == "add_mul":
+        h = h + e + h * e
+      else:
+        h = jnp.concatenate([h, e], axis=-1)
+        h = nn.Conv(self.widths[i - 1], (1, 1), dtype=self.dtype, kernel_init=kernel_init,
+                    name=f"decoder_{j}_fuse")(h)
+        h = self._bn_elu(h, train, f"decoder_{j}_fuse_bn")
+    # The counterpart of encoder_0: a stride-1 layer (a transposed conv at stride 1 is a conv)
+    # to the output channels, no BN/ELU so the residual can be any sign.
+    k0 = self.kernels[0]
+    h = nn.Conv(self.out_features, (k0, k0), padding="SAME", dtype=self.dtype,
+                kernel_init=output_init, name=f"decoder_{levels - 1}")(h)
+    return h.astype(jnp.float32)
+
+
+def _scaled_widths(width: float):
+  return tuple(max(1, int(round(c * width))) for c in WIDTHS)
+
+
+def f1_residual(ldr):
+  """f1's input-derived output: the LDR linearised (display gamma) and put in Eq. 2's domain.
+
+  `[B,H,W,3]` in [0,1] -> `alpha * (I ** 2.2) ** gamma` in [0, alpha].
+  """
+  return hdr.gamma_compress(hdr.display_decode(ldr))
+
+
+def f2_residual(log_radiance, variant="paper"):
+  """f2's input-derived output from its input `x = log(S_full + delta)`.
+
+  'paper': `display_encode(S_full)` (gamma 2.2, clipped): a zeroed f2 after a zeroed f1 gives
+  back the input photo. 'released': the authors' `S_full ** (1 / 2.2) / 30`.
+  """
+  radiance = jnp.exp(log_radiance) - hdr.DELTA
+  if variant == "released":
+    return jnp.power(jnp.maximum(radiance, hdr.S_HAT_FLOOR), 1.0 / 2.2) / 30.0
+  # Clip away from 0: d/dx x**(1/2.2) is infinite there.
+  return hdr.display_encode(jnp.maximum(radiance, hdr.S_HAT_FLOOR))
+
+
+class HDREstimationNet(nn.Module):
+  """f1 (Sec. 3.2): LDR `[B,H,W,3]` in [0,1] -> S_hat, gamma-compressed HDR (Eq. 2 domain)."""
+  width: float = 1.0
+  fusion: str = "add_mul"
+  deconv: str = "subpixel"
+  dtype: Any = jnp.float32
+  axis_name: Optional[str] = None
+
+  @nn.compact
+  def __call__(self, ldr, train: bool):
+    check_image_shape(ldr, "HDREstimationNet input")
+    branch = EncoderDecoder(_scaled_widths(self.width), PAPER_KERNELS, 3, self.fusion,
+                            self.deconv, self.dtype, self.axis_name, name="body")(ldr, train)
+    return branch + f1_residual(ldr)
+
+
+class LDRCorrectionNet(nn.Module):
+  """f2 (Sec. 3.3): log radiance `[B,H,W,3]` (>= log(delta)) -> corrected LDR, ~[0,1]."""
+  variant: str = "paper"
+  width: float = 1.0
+  fusion: str = "add_mul"
+  deconv: str = "subpixel"
+  dtype: Any = jnp.float32
+  axis_name: Optional[str] = None
+
+  @nn.compact
+  def __call__(self, log_radiance, train: bool):
+    check_image_shape(log_radiance, "LDRCorrectionNet input")
+    kernels = {"paper": PAPER_KERNELS, "released": RELEASED_KERNELS}.get(self.variant)
+    if kernels is None:
+      raise ValueError(f"unknown variant {self.variant!r}; expected 'paper' or 'released'")
+    branch = EncoderDecoder(_scaled_widths(self.width), kernels, 3, self.fusion, self.deconv,
+                            self.dtype, self.axis_name, name="body")(log_radiance, train)
+    return branch + f2_residual(log_radiance, self.variant)
+
+
+class DRHT(nn.Module):
+  """f1 -> inverse gamma -> log -> f2 (Eqs. 2-3). Returns {'s_hat', 'i_hat'}, both float32."""
+  variant: str = "paper"
+  width: float = 1.0
+  fusion: str = "add_mul"
+  deconv: str = "subpixel"
+  dtype: Any = jnp.float32
+  axis_name: Optional[str] = None
+
+  def setup(self):
+    common = dict(width=self.width, fusion=self.fusion, deconv=self.deconv, dtype=self.dtype,
+                  axis_name=self.axis_name)
+    self.f1 = HDREstimationNet(**common)
+    self.f2 = LDRCorrectionNet(variant=self.variant, **common)
+
+  def estimate_hdr(self, ldr, train: bool):
+    """f1 alone (the `hdr` stage): `[B,H,W,3]` in [0,1] -> S_hat `[B,H,W,3]`."""
+    return self.f1(ldr, train)
+
+  def __call__(self, ldr, train: bool):
+    s_hat = self.f1(ldr, train)
+    log_radiance = hdr.log_compress(hdr.inverse_gamma(s_hat))
+    return {"s_hat": s_hat, "i_hat": self.f2(log_radiance, train)}
+
+
+def create_model(model_config, axis_name: Optional[str] = None) -> DRHT:
+  """The one place a model config becomes a module. `axis_name`: pmap axis for BatchNorm."""
+  dtypes = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
+  if model_config.dtype not in dtypes:
+    raise ValueError(f"unknown model dtype {model_config.dtype!r}; expected one of {list(dtypes)}")
+  return DRHT(variant=model_config.variant, width=model_config.width,
+              fusion=model_config.fusion, deconv=model_config.deconv,
+              dtype=dtypes[model_config.dtype], axis_name=axis_name)
+
+
+def init_variables(model: DRHT, rng, image_size=(64, 128)):
+  """Parameters and BatchNorm statistics for `model` from one PRNG key (CPU-cheap: eval_shape
+  is not used, so values are real). Returns {'params', 'batch_stats'}."""
+  dummy = jnp.zeros((1, *image_size, 3), jnp.float32)
+  return jax.jit(lambda k: model.init(k, dummy, train=False))(rng)
