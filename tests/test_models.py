@@ -1,0 +1,189 @@
+"""Behaviour of f1, f2 and DRHT (paper Sec. 3.2-3.4)."""
+
+import flax
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from drht_jax import hdr, models
+
+TINY = 1 / 16
+
+
+def tiny_config(**overrides):
+  cfg = models.default_model_config()
+  cfg.width = TINY
+  cfg.update(overrides)
+  return cfg
+
+
+@pytest.fixture(scope="module")
+def tiny():
+  model = models.create_model(tiny_config())
+  return model, models.init_variables(model, jax.random.PRNGKey(0), (64, 128))
+
+
+def _ldr(shape, seed=1):
+  return jax.random.uniform(jax.random.PRNGKey(seed), shape)
+
+
+def _zero_output_layer(params, net):
+  """The learned branch ends in `decoder_5`; zeroing it zeroes the branch exactly."""
+  flat = flax.traverse_util.flatten_dict(params)
+  for path in flat:
+    if path[:3] == (net, "body", f"decoder_{models.NUM_LEVELS - 1}"):
+      flat[path] = jnp.zeros_like(flat[path])
+  return flax.traverse_util.unflatten_dict(flat)
+
+
+@pytest.mark.parametrize("size", [(64, 128), (256, 512)])
+def test_drht_outputs_have_input_shape_and_float32(tiny, size):
+  model, variables = tiny
+  out = jax.jit(lambda v, x: model.apply(v, x, train=False))(variables, _ldr((2, *size, 3)))
+  assert set(out) == {"s_hat", "i_hat"}
+  for value in out.values():
+    assert value.shape == (2, *size, 3) and value.dtype == jnp.float32
+
+
+@pytest.mark.parametrize("size", [(64, 128), (256, 512)])
+def test_f1_and_f2_alone_map_images_to_images(size):
+  x = _ldr((1, *size, 3))
+  for net in (models.HDREstimationNet(width=TINY), models.LDRCorrectionNet(width=TINY)):
+    variables = net.init(jax.random.PRNGKey(0), x, train=False)
+    y = net.apply(variables, x, train=False)
+    assert y.shape == x.shape and y.dtype == jnp.float32
+
+
+def test_estimate_hdr_method_returns_f1_output(tiny):
+  model, variables = tiny
+  x = _ldr((1, 64, 128, 3))
+  s_hat = model.apply(variables, x, train=False, method="estimate_hdr")
+  np.testing.assert_array_equal(s_hat, model.apply(variables, x, train=False)["s_hat"])
+
+
+def test_zeroed_f1_returns_the_linearised_input_in_eq2_domain(tiny):
+  model, variables = tiny
+  x = _ldr((1, 64, 128, 3))
+  params = _zero_output_layer(variables["params"], "f1")
+  s_hat = model.apply({**variables, "params": params}, x, train=False, method="estimate_hdr")
+  np.testing.assert_allclose(s_hat, hdr.ALPHA * (x ** 2.2) ** hdr.GAMMA, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("variant", ["paper", "released"])
+def test_zeroed_f2_returns_its_residual_of_the_hdr_input(variant):
+  net = models.LDRCorrectionNet(variant=variant, width=TINY)
+  radiance = jnp.exp(jax.random.normal(jax.random.PRNGKey(2), (1, 64, 128, 3)))
+  x = hdr.log_compress(radiance)
+  variables = net.init(jax.random.PRNGKey(0), x, train=False)
+  params = _zero_output_layer({"f2": variables["params"]}, "f2")["f2"]
+  y = net.apply({**variables, "params": params}, x, train=False)
+  if variant == "paper":
+    expected = jnp.clip(radiance, 0, 1) ** (1 / 2.2)
+  else:
+    expected = radiance ** (1 / 2.2) / 30
+  np.testing.assert_allclose(y, expected, rtol=1e-4, atol=1e-5)
+
+
+def test_zeroed_drht_gives_back_the_input_photo(tiny):
+  model, variables = tiny
+  x = _ldr((1, 64, 128, 3)) * 0.98 + 0.01
+  params = _zero_output_layer(_zero_output_layer(variables["params"], "f1"), "f2")
+  out = model.apply({**variables, "params": params}, x, train=False)
+  np.testing.assert_allclose(out["i_hat"], x, atol=2e-3)
+
+
+def test_train_mode_updates_batch_stats(tiny):
+  model, variables = tiny
+  _, updated = model.apply(variables, _ldr((2, 64, 128, 3)), train=True,
+                           mutable=["batch_stats"])
+  before = jax.tree_util.tree_leaves(variables["batch_stats"])
+  after = jax.tree_util.tree_leaves(updated["batch_stats"])
+  assert len(before) == len(after)
+  assert all(not np.array_equal(a, b) for a, b in zip(before, after))
+
+
+def test_eval_mode_leaves_batch_stats_and_is_deterministic(tiny):
+  model, variables = tiny
+  x = _ldr((2, 64, 128, 3))
+  out1, state = model.apply(variables, x, train=False, mutable=["batch_stats"])
+  out2 = model.apply(variables, x, train=False)
+  for a, b in zip(jax.tree_util.tree_leaves(state), jax.tree_util.tree_leaves(
+      variables["batch_stats"])):
+    np.testing.assert_array_equal(a, b)
+  np.testing.assert_array_equal(out1["i_hat"], out2["i_hat"])
+
+
+def test_same_key_gives_bit_identical_parameters():
+  model = models.create_model(tiny_config())
+  a = models.init_variables(model, jax.random.PRNGKey(7))
+  b = models.init_variables(model, jax.random.PRNGKey(7))
+  for x, y in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)):
+    np.testing.assert_array_equal(x, y)
+
+
+def test_different_key_gives_different_parameters():
+  model = models.create_model(tiny_config())
+  a = models.init_variables(model, jax.random.PRNGKey(7))["params"]
+  b = models.init_variables(model, jax.random.PRNGKey(8))["params"]
+  kernels = [(x, y) for x, y in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b))
+             if x.ndim == 4]
+  assert kernels and all(not np.array_equal(x, y) for x, y in kernels)
+
+
+@pytest.mark.parametrize("shape, message", [
+    ((1, 48, 128, 3), "multiples of 32"),
+    ((1, 64, 100, 3), "multiples of 32"),
+    ((1, 64, 128, 4), "3 channels"),
+    ((1, 64, 128, 1), "3 channels"),
+    ((64, 128, 3), "batch"),
+])
+def test_bad_input_shapes_raise_clear_value_error(tiny, shape, message):
+  model, variables = tiny
+  with pytest.raises(ValueError, match=message):
+    model.apply(variables, jnp.zeros(shape), train=False)
+
+
+@pytest.mark.parametrize("kernel", [1, 3, 5, 7, 9])
+def test_subpixel_deconv_equals_transposed_conv(kernel):
+  x = jax.random.normal(jax.random.PRNGKey(3), (2, 4, 8, 6))
+  sub = models.Deconv(5, kernel, 2, "subpixel")
+  variables = sub.init(jax.random.PRNGKey(4), x)
+  y_sub = sub.apply(variables, x)
+  y_t = models.Deconv(5, kernel, 2, "transpose").apply(variables, x)
+  y_flax = flax.linen.ConvTranspose(5, (kernel, kernel), (2, 2), "SAME").apply(variables, x)
+  assert y_sub.shape == (2, 8, 16, 5)
+  np.testing.assert_allclose(y_sub, y_t, atol=1e-5)
+  np.testing.assert_allclose(y_t, y_flax, atol=1e-6)
+
+
+def test_deconv_implementations_share_parameters():
+  shapes = []
+  for impl in ("subpixel", "transpose"):
+    model = models.create_model(tiny_config(deconv=impl))
+    variables = jax.eval_shape(lambda m=model: models.init_variables(m, jax.random.PRNGKey(0)))
+    shapes.append(jax.tree_util.tree_map(lambda a: a.shape, variables))
+  assert shapes[0] == shapes[1]
+
+
+def test_concat_fusion_adds_one_by_one_convs():
+  model = models.create_model(tiny_config(fusion="concat"))
+  variables = models.init_variables(model, jax.random.PRNGKey(0))
+  assert "decoder_0_fuse" in variables["params"]["f2"]["body"]
+  out = model.apply(variables, _ldr((1, 64, 128, 3)), train=False)
+  assert out["i_hat"].shape == (1, 64, 128, 3)
+
+
+def test_bfloat16_compute_keeps_float32_params_and_outputs():
+  model = models.create_model(tiny_config(dtype="bfloat16"))
+  variables = models.init_variables(model, jax.random.PRNGKey(0))
+  assert all(p.dtype == jnp.float32 for p in jax.tree_util.tree_leaves(variables["params"]))
+  out = model.apply(variables, _ldr((1, 64, 128, 3)), train=False)
+  assert out["i_hat"].dtype == jnp.float32
+
+
+@pytest.mark.parametrize("variant, expected", [("paper", 9_036_550), ("released", 9_464_582)])
+def test_full_size_parameter_counts_match_readme(variant, expected):
+  model = models.create_model(tiny_config(width=1.0, variant=variant))
+  variables = jax.eval_shape(lambda: models.init_variables(model, jax.random.PRNGKey(0)))
+  assert sum(p.size for p in jax.tree_util.tree_leaves(variables["params"])) == expected
