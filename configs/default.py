@@ -1,0 +1,83 @@
+"""Every knob of a run, in one place. Stage configs (hdr.py, joint.py, finetune.py, demo.py)
+import this and change a few fields.
+
+A run is a sequence of `stages` (usually one). Stage `k` takes `fraction` of `total_steps`,
+with its own loss, trainable groups and hierarchical schedule, and a fresh optimizer state
+(the grouping changes between stages); parameters and BatchNorm statistics carry over.
+"""
+
+import ml_collections
+
+from drht_jax import models
+
+
+def hierarchical_supervision(trainable=("f1", "f2"), decay=0.5):
+  """Paper Sec. 3.3: f2's encoder and coarsest deconv first, then one decoder level at a time
+  toward full resolution (starts are fractions of the stage), earlier groups' learning rates
+  multiplied by `decay` at each later start."""
+  return ml_collections.ConfigDict(dict(
+      trainable=trainable,
+      encoder_start=0.0,
+      decoder_starts=(0.0, 0.1, 0.2, 0.3, 0.4, 0.5),  # f2/decoder/0 (coarsest) ... /5 (output)
+      decay=decay,
+      f1_lr_factor=1.0,
+  ))
+
+
+def all_at_once(trainable=("f1", "f2")):
+  """Every trainable group from the stage's first step, no decay."""
+  sup = hierarchical_supervision(trainable, decay=1.0)
+  sup.decoder_starts = (0.0,) * 6
+  return sup
+
+
+def stage(name, loss, fraction=1.0, eps=1.0, supervision=None):
+  """One training stage. `loss`: 'hdr' (Eq. 2 on f1 alone) | 'joint' (Eq. 4 with `eps`)."""
+  return ml_collections.ConfigDict(dict(
+      name=name, loss=loss, fraction=fraction, eps=eps,
+      supervision=supervision if supervision is not None else all_at_once()))
+
+
+def get_config():
+  config = ml_collections.ConfigDict()
+  config.seed = 0
+  config.total_steps = 100_000
+  config.batch_size = 16            # global, over all devices and hosts
+  config.image_size = (64, 128)     # training crop (H, W), multiples of 32
+  config.log_every = 100
+  config.checkpoint_every = 2_000
+  config.image_every = 2_000        # image grid in workdir/images/ (0: never)
+  config.eval_every = 0             # PSNR/SSIM on eval_split during training (0: only at end)
+  config.num_eval_images = 16       # images of eval_split used by those evaluations
+  config.max_to_keep = 3
+  config.init_from = ""             # workdir whose latest checkpoint initialises the model
+  config.init_from_groups = ("f1",)  # which parameter groups init_from copies
+
+  config.data = ml_collections.ConfigDict(dict(
+      dataset="rendered/small",     # TFDS name[/config]: rendered, city_scene, sun360
+      train_split="train",
+      eval_split="test",
+      data_dir=None,                # TFDS default: ~/tensorflow_datasets
+      manual_dir=None,              # where city_scene / sun360 read the user's copy
+      num_workers=0,                # Grain worker processes (0: in the training process)
+      worker_buffer_size=2,
+      flip=True,
+  ))
+  config.model = models.default_model_config()
+
+  # Paper Sec. 3.4: Adam, lr 1e-2 then 5e-5 (beta2 0.998) for the last quarter; global-norm
+  # clipping. eps of Eq. 4 is unspecified in the paper: 1.0 weighs both terms equally.
+  config.optimizer = ml_collections.ConfigDict(dict(
+      learning_rate=1e-2,
+      phase2_learning_rate=5e-5,
+      phase2_start=0.75,
+      b1=0.9, b2=0.998, eps=1e-8,
+      clip_norm=1.0,
+  ))
+  config.stages = [stage("joint", "joint", supervision=hierarchical_supervision())]
+
+  config.distributed = ml_collections.ConfigDict(dict(
+      initialize=False,             # call jax.distributed.initialize (multi-host)
+      coordinator_address=None, num_processes=None, process_id=None,
+  ))
+  return config
