@@ -5,25 +5,31 @@ Renders the data set first if needed (~2 min), then trains; `eval.py --workdir=r
 restores the result.
 """
 
+import ml_collections
+
 from configs import default
 
 
 def get_config():
   config = default.get_config()
-  config.total_steps = 1500
-  config.batch_size = 16
-  config.log_every = 50
-  config.checkpoint_every = 250
-  config.image_every = 500
-  config.eval_every = 500
+  config.total_steps = 600
+  config.batch_size = 8
+  config.log_every = 25
+  config.checkpoint_every = 100
+  config.image_every = 200
+  config.eval_every = 200
   config.num_eval_images = 6
   config.model.width = 0.25
   config.optimizer.learning_rate = 2e-3
   config.optimizer.phase2_learning_rate = 2e-4
   config.optimizer.phase2_start = 0.8
-  config.stages = [
-      default.stage("hdr", "hdr", fraction=0.3, supervision=default.all_at_once(("f1",))),
-      default.stage("joint", "joint", fraction=0.7, eps=1.0,
-                    supervision=default.hierarchical_supervision()),
-  ]
+  config.stage_order = ("hdr", "joint")
+  joint = default.stage("joint", fraction=0.6, supervision=default.hierarchical_supervision())
+  joint.supervision.f1_lr_factor = 0.1
+  # Coarse to fine as in the paper, compressed into the first quarter of this short stage.
+  joint.supervision.decoder_starts = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25)
+  config.stages = ml_collections.ConfigDict({
+      "hdr": default.stage("hdr", fraction=0.4, supervision=default.all_at_once(("f1",))),
+      "joint": joint,
+  })
   return config

@@ -4,6 +4,8 @@
 Needs the user's Sun360 copy (datasets/sun360/README.md) and the `joint` run.
 """
 
+import ml_collections
+
 from configs import default
 
 
@@ -16,5 +18,6 @@ def get_config():
   config.init_from_groups = ("f1", "f2")
   config.optimizer.learning_rate = 5e-5
   config.optimizer.phase2_learning_rate = 5e-5
-  config.stages = [default.stage("finetune", "joint", eps=0.0)]
+  config.stage_order = ("finetune",)
+  config.stages = ml_collections.ConfigDict({"finetune": default.stage("joint", eps=0.0)})
   return config

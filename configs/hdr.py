@@ -4,11 +4,15 @@
 Full size on the rendered `full` split; about a day on one GPU at the paper's step count.
 """
 
+import ml_collections
+
 from configs import default
 
 
 def get_config():
   config = default.get_config()
   config.data.dataset = "rendered/full"
-  config.stages = [default.stage("hdr", "hdr", supervision=default.all_at_once(("f1",)))]
+  config.stage_order = ("hdr",)
+  config.stages = ml_collections.ConfigDict({
+      "hdr": default.stage("hdr", supervision=default.all_at_once(("f1",)))})
   return config

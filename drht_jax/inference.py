@@ -5,9 +5,10 @@ full-resolution feature maps at once (the full-size model: ~64 channels x 4 byte
 each), so an arbitrary photo is
   1. reflect-padded at the bottom and right to multiples of 32 (and cropped back afterwards);
   2. processed in one piece if the padded image has at most `max_pixels` pixels (default
-     2048 x 2048 ~ 4.2 MP), else in overlapping `tile` x `tile` windows (default 1024; all the
-     same shape, so one compilation serves the whole photo) whose outputs are blended with a
-     feathered (linear ramp) window over the overlap and stitched.
+     2048 x 2048 ~ 4.2 MP: 3.1 GiB peak host memory with the full-size model on XLA CPU),
+     else in overlapping windows of at most 2048 x 2048, all of one shape (one compilation
+     serves the whole photo; a 3000 x 4000 photo -> 4 tiles of 1536 x 2048), whose outputs
+     are blended with a feathered (linear ramp) window over the 64-pixel overlap.
 BatchNorm runs on its running statistics at inference (`train=False`), so a tile is processed
 exactly as the same pixels would be in a whole image, apart from the context the tile lacks:
 the receptive field of the 6-level encoder-decoder exceeds any practical overlap, so seams are
@@ -28,10 +29,10 @@ import numpy as np
 
 from drht_jax import hdr, models
 
-# ~4.2 MP goes in one piece: the full-size model's peak memory for that stays well inside a
-# 24 GiB machine (measured numbers in bench/RESULTS.md).
+# ~4.2 MP goes in one piece: the full-size model's peak memory for that (measured 3.1 GiB RSS
+# on XLA CPU, 1.15 GiB at 1 MP) stays well inside a 24 GiB machine; tiles are no larger.
 DEFAULT_MAX_PIXELS = 2048 * 2048
-DEFAULT_TILE = 1024
+DEFAULT_TILE = 2048
 DEFAULT_OVERLAP = 64
 
 # (model, padded input shape) -> compiled `variables, ldr -> (corrected, radiance)`.
@@ -131,19 +132,26 @@ def feather_window(length: int, overlap: int, ramp_start: bool, ramp_end: bool) 
   return w
 
 
-def tiled_apply(fn: Callable, image: np.ndarray, tile: int, overlap: int,
+def _tile_shape(tile, height: int, width: int, multiple: int = models.SIZE_MULTIPLE):
+  th, tw = (tile, tile) if isinstance(tile, (int, np.integer)) else tuple(tile)
+  for side in (th, tw):
+    if side <= 0 or side % multiple:
+      raise ValueError(f"tile must be a positive multiple of {multiple}, got {tile}")
+  return min(th, height), min(tw, width)
+
+
+def tiled_apply(fn: Callable, image: np.ndarray, tile, overlap: int,
                 multiple: int = models.SIZE_MULTIPLE) -> Tuple[np.ndarray, ...]:
   """Applies `fn` (`[1, th, tw, 3]` -> tuple of `[1, th, tw, C_k]` arrays) to overlapping
   windows of `image` `[H, W, 3]` (H, W multiples of `multiple`) and blends the results.
 
-  Windows are `min(tile, H) x min(tile, W)` (one shape for the whole image); each output pixel
-  is the weighted mean of the windows covering it, weights `feather_window` per axis.
-  Returns a tuple of `[H, W, C_k]` float32 arrays.
+  `tile`: an int (square) or `(th, tw)`, multiples of `multiple`, each capped at the image
+  size; one window shape for the whole image. Each output pixel is the weighted mean of the
+  windows covering it, weights `feather_window` per axis. Returns a tuple of `[H, W, C_k]`
+  float32 arrays.
   """
   height, width = image.shape[:2]
-  if tile % multiple or tile <= 0:
-    raise ValueError(f"tile must be a positive multiple of {multiple}, got {tile}")
-  th, tw = min(tile, height), min(tile, width)
+  th, tw = _tile_shape(tile, height, width, multiple)
   rows = tile_starts(height, th, overlap, multiple)
   cols = tile_starts(width, tw, overlap, multiple)
   sums, total = None, np.zeros((height, width, 1), np.float32)
@@ -161,13 +169,34 @@ def tiled_apply(fn: Callable, image: np.ndarray, tile: int, overlap: int,
   return tuple(acc / total for acc in sums)
 
 
+def auto_tile(max_pixels: int = DEFAULT_MAX_PIXELS) -> int:
+  """The largest tile side used above `max_pixels`: `DEFAULT_TILE`, or the largest multiple
+  of 32 whose square fits in `max_pixels` if that is smaller (at least 64)."""
+  side = int(np.sqrt(max_pixels)) // models.SIZE_MULTIPLE * models.SIZE_MULTIPLE
+  return int(min(DEFAULT_TILE, max(2 * models.SIZE_MULTIPLE, side)))
+
+
+def balanced_tile_side(size: int, max_side: int, overlap: int,
+                       multiple: int = models.SIZE_MULTIPLE) -> int:
+  """The smallest tile side (a multiple of `multiple`, <= `max_side`) that covers `size` with
+  as few tiles as `max_side` would: e.g. 3008 rows, max 2048, overlap 64 -> 2 tiles of 1536
+  instead of 2 of 2048 (25% fewer pixels through the network for a 12 MP photo)."""
+  if size <= max_side:
+    return size
+  count = -(-(size - overlap) // (max_side - overlap))
+  side = -(-(size + (count - 1) * overlap) // count)
+  return min(max_side, -(-side // multiple) * multiple)
+
+
 def correct(model, variables, image, tile: Optional[int] = None,
             overlap: int = DEFAULT_OVERLAP, max_pixels: int = DEFAULT_MAX_PIXELS):
   """Corrects one image of any size.
 
   `image`: `[H, W, 3]` float32 in [0, 1] (display-encoded, e.g. a photo / 255).
-  `tile`: None = one piece if the padded image has <= `max_pixels` pixels, else tiles of
-  `DEFAULT_TILE`; an int (a multiple of 32) forces tiles of that size.
+  `tile`: None = one piece if the padded image has <= `max_pixels` pixels, else tiles of at
+  most `auto_tile(max_pixels)` (2048) per side, sized per axis by `balanced_tile_side` (one
+  shape per photo size); an int (a multiple of 32) forces square tiles of that size.
+  `overlap`: pixels shared by neighbouring tiles (<= tile - 32).
   Returns `(corrected [H, W, 3] float32 in [0, 1], radiance [H, W, 3] float32 >= 0)`, the
   latter f1's linear HDR estimate `S_full`.
   """
@@ -176,17 +205,15 @@ def correct(model, variables, image, tile: Optional[int] = None,
   padded = pad_to_multiple(image)
   ph, pw = padded.shape[:2]
   if tile is None and ph * pw > max_pixels:
-    tile = DEFAULT_TILE
+    side = auto_tile(max_pixels)
+    tile = (balanced_tile_side(ph, side, overlap), balanced_tile_side(pw, side, overlap))
   if tile is None:
     fn = _compiled_forward(model, variables, (1, ph, pw, 3))
     corrected, radiance = (np.asarray(o)[0] for o in fn(variables, padded[None]))
   else:
-    if tile % models.SIZE_MULTIPLE or tile <= 0:
-      raise ValueError(f"tile must be a positive multiple of {models.SIZE_MULTIPLE}, "
-                       f"got {tile}")
-    th, tw = min(tile, ph), min(tile, pw)
+    th, tw = _tile_shape(tile, ph, pw)
     fn = _compiled_forward(model, variables, (1, th, tw, 3))
-    corrected, radiance = tiled_apply(lambda x: fn(variables, x), padded, tile, overlap)
+    corrected, radiance = tiled_apply(lambda x: fn(variables, x), padded, (th, tw), overlap)
   return (np.clip(corrected[:height, :width], 0.0, 1.0),
           np.maximum(radiance[:height, :width], 0.0))
 

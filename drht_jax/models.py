@@ -35,7 +35,7 @@ SIZE_MULTIPLE = 2 ** (NUM_LEVELS - 1)
 kernel_init = nn.initializers.variance_scaling(2.0, "fan_in", "truncated_normal")
 # The output layer starts small so each net starts close to its residual skip (its
 # documented input-derived output) while still passing gradients to the layers below.
-output_init = nn.initializers.variance_scaling(0.02, "fan_in", "truncated_normal")
+output_init = nn.initializers.variance_scaling(1e-3, "fan_in", "truncated_normal")
 
 
 def default_model_config() -> ml_collections.ConfigDict:

@@ -1,0 +1,539 @@
+"""Speed benchmarks (shared/design/measure.md, "Speed"): one table, appended to bench/RESULTS.md.
+
+    python bench/run.py                      # full: paper-size model, ~20-30 min on 2 CPU cores
+    python bench/run.py --quick              # same code paths, tiny settings, < ~90 s (CI)
+    python bench/run.py --only=matmul,infer  # a subset: matmul, train, infer, loader
+    python bench/run.py --quick --no-append  # print only, RESULTS.md untouched
+
+Rows:
+  matmul  float32 `jnp.dot` of two n x n matrices (jitted), GFLOP/s = 2 n^3 / median time: the
+          machine's reference rate that the model rows are compared with (`% matmul`).
+  train   one training step of stage `hdr` / `joint`, built as `train_lib.train_and_evaluate`
+          builds it (plan_stages, stage_optimizer, initial_state, replicate, make_p_train_step)
+          on synthetic `[1, B, H, W, 3]` batches; images/s from the median of timed steps after
+          warm-up; compile time separately; GFLOP/step from XLA's cost analysis of the
+          compiled step. The step is lowered and compiled once ahead of time and that
+          executable is timed (the one `p_step(state, batch)` would compile and run).
+  infer   eval-mode `model.apply` on one 256x512 image (ms, GFLOP/s, % matmul); full mode adds
+          `inference.correct` on a 1-megapixel (1024x1024) and a 12-megapixel (3000x4000)
+          photo (seconds per photo, compile time measured separately and excluded).
+  loader  examples/s from `input_pipeline.create_train_iterator` (Grain over the TFDS
+          array_record files) per worker count, and its ratio to the joint step's images/s.
+  memory  peak host RSS of this process (`ru_maxrss`) and of its largest finished child
+          (Grain workers); peak device memory where the device reports it (GPUs).
+
+The last stdout line is one JSON object of headline figures (keys listed in bench/README.md).
+Full mode turns JAX's persistent compilation cache off so compile times are real; quick mode
+uses it when `JAX_COMPILATION_CACHE_DIR` is set (the tests set it).
+"""
+
+import argparse
+import datetime
+import gc
+import json
+import os
+import resource
+import shlex
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if REPO not in sys.path:
+  sys.path.insert(0, REPO)
+
+import flax  # pylint: disable=g-import-not-at-top,wrong-import-position
+import flax.jax_utils  # pylint: disable=g-import-not-at-top,wrong-import-position
+import jax  # pylint: disable=g-import-not-at-top,wrong-import-position
+import jax.numpy as jnp  # pylint: disable=g-import-not-at-top,wrong-import-position
+import jaxlib  # pylint: disable=g-import-not-at-top,wrong-import-position
+import ml_collections  # pylint: disable=g-import-not-at-top,wrong-import-position
+import numpy as np  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+from configs import default  # pylint: disable=g-import-not-at-top,wrong-import-position
+from drht_jax import inference  # pylint: disable=g-import-not-at-top,wrong-import-position
+from drht_jax import input_pipeline  # pylint: disable=g-import-not-at-top,wrong-import-position
+from drht_jax import models  # pylint: disable=g-import-not-at-top,wrong-import-position
+from drht_jax import train_lib  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+RESULTS = os.path.join(REPO, "bench", "RESULTS.md")
+SECTIONS = ("matmul", "train", "infer", "loader")
+
+# Benchmark settings. train / loader: ((H, W), global batch); loader adds the split to crop
+# from (rendered/small's `train` patches are 64x128; its `test` images are 256x512 whole).
+FULL = dict(
+    width=1.0, matmul_n=4096, matmul_reps=5,
+    train=(((64, 128), 32), ((256, 512), 4)), warmup_steps=1, timed_steps=3,
+    infer_size=(256, 512), infer_reps=5, photos=(("1mp", (1024, 1024)), ("12mp", (3000, 4000))),
+    photo_reps=2,
+    dataset="rendered/small",
+    loader=(((64, 128), 32, "train"), ((256, 512), 4, "test")), loader_workers=(0, 2),
+    loader_examples=256,
+)
+QUICK = dict(
+    width=0.125, matmul_n=1024, matmul_reps=3,
+    train=(((64, 128), 2),), warmup_steps=1, timed_steps=2,
+    infer_size=(256, 512), infer_reps=2, photos=(), photo_reps=0,
+    dataset="rendered/tiny",
+    loader=(((64, 128), 2, "train"),), loader_workers=(0,),
+    loader_examples=16,
+)
+GIB = 1024.0 ** 3
+
+
+# --- Measurement helpers ------------------------------------------------------------------
+
+
+class CompileTimer:
+  """Sums JAX's compile-phase durations (tracing, lowering, XLA compile or persistent-cache
+  load) reported through `jax.monitoring` while active: `with CompileTimer() as c: ...;
+  c.seconds`, `c.count` (XLA compilations)."""
+
+  PREFIX = "/jax/core/compile/"
+  BACKEND = "/jax/core/compile/backend_compile_duration"
+
+  def __init__(self):
+    self.seconds, self.count = 0.0, 0
+
+  def _listener(self, event, duration, **_):
+    if event.startswith(self.PREFIX):
+      self.seconds += duration
+      self.count += event == self.BACKEND
+
+  def __enter__(self):
+    jax.monitoring.register_event_duration_secs_listener(self._listener)
+    return self
+
+  def __exit__(self, *exc):
+    jax.monitoring.unregister_event_duration_listener(self._listener)
+
+
+def timed(fn, reps: int, warmup: int = 1):
+  """Median wall time (s) of `fn()` (which must block until its result is ready) over `reps`
+  runs after `warmup` runs; also returns the list of times."""
+  for _ in range(warmup):
+    fn()
+  times = []
+  for _ in range(reps):
+    t0 = time.perf_counter()
+    fn()
+    times.append(time.perf_counter() - t0)
+  return statistics.median(times), times
+
+
+def cost_flops(compiled) -> float:
+  """FLOPs of one call of an AOT-compiled function from XLA's cost analysis (a dict, or a
+  list of dicts, one per partition/computation, depending on the JAX version)."""
+  analysis = compiled.cost_analysis()
+  if analysis is None:
+    return float("nan")
+  if isinstance(analysis, dict):
+    analysis = [analysis]
+  return float(sum(a.get("flops", 0.0) for a in analysis if a))
+
+
+def peak_rss_gib():
+  """(this process, largest finished child) peak resident set size in GiB (Linux: KiB)."""
+  own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / GIB
+  children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024 / GIB
+  return own, children
+
+
+def device_peak_gib():
+  stats = jax.devices()[0].memory_stats()
+  if not stats or "peak_bytes_in_use" not in stats:
+    return None
+  return stats["peak_bytes_in_use"] / GIB
+
+
+# --- Rows -----------------------------------------------------------------------------------
+
+
+class Table:
+  """Rows of the result table, plus the headline figures of the final JSON line."""
+
+  COLUMNS = ("benchmark", "setting", "median", "unit", "compile s", "GFLOP/call", "GFLOP/s",
+             "% matmul", "runs", "spread %")
+
+  def __init__(self):
+    self.rows, self.headline, self.notes = [], {}, []
+    self.matmul_gflops = None
+
+  def add(self, benchmark, setting, value, unit, compile_s=None, gflop=None, seconds=None,
+          times=None):
+    """One row. `seconds`: the median time of one call (for GFLOP/s); `times`: the timed
+    runs (their count and spread (max - min) / median go in the table)."""
+    gflops = gflop / seconds if gflop is not None and seconds else None
+    pct = (100.0 * gflops / self.matmul_gflops
+           if gflops is not None and self.matmul_gflops else None)
+    runs = len(times) if times else None
+    spread = (100.0 * (max(times) - min(times)) / statistics.median(times)
+              if times and len(times) > 1 else None)
+    self.rows.append((benchmark, setting, value, unit, compile_s, gflop, gflops, pct, runs,
+                      spread))
+    print(f"  {benchmark} {setting}: {_fmt(value)} {unit}"
+          + (f" (compile {compile_s:.1f} s)" if compile_s is not None else "")
+          + (f", {gflops:.2f} GFLOP/s" if gflops is not None else "")
+          + (f" = {pct:.1f}% of matmul" if pct is not None else ""), file=sys.stderr,
+          flush=True)
+    return gflops, pct
+
+  def markdown(self) -> str:
+    lines = ["| " + " | ".join(self.COLUMNS) + " |",
+             "|" + "|".join("---" for _ in self.COLUMNS) + "|"]
+    for row in self.rows:
+      runs = row[8]
+      cells = [row[0], row[1], _fmt(row[2]), row[3], _fmt(row[4], 1), _fmt(row[5]),
+               _fmt(row[6]), _fmt(row[7], 1), "" if runs is None else str(runs),
+               _fmt(row[9], 0)]
+      lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _fmt(value, digits=None):
+  if value is None:
+    return ""
+  if isinstance(value, str):
+    return value
+  if digits is not None:
+    return f"{value:.{digits}f}"
+  magnitude = abs(value)
+  if magnitude >= 100:
+    return f"{value:.0f}"
+  if magnitude >= 10:
+    return f"{value:.1f}"
+  if magnitude >= 1:
+    return f"{value:.2f}"
+  return f"{value:.3g}"
+
+
+def bench_matmul(table: Table, settings):
+  n, reps = settings["matmul_n"], settings["matmul_reps"]
+  rng = np.random.default_rng(0)
+  a = jnp.asarray(rng.standard_normal((n, n), np.float32))
+  b = jnp.asarray(rng.standard_normal((n, n), np.float32))
+  t0 = time.perf_counter()
+  dot = jax.jit(jnp.dot).lower(a, b).compile()
+  compile_s = time.perf_counter() - t0
+  seconds, times = timed(lambda: dot(a, b).block_until_ready(), reps)
+  gflop = 2.0 * n ** 3 / 1e9
+  table.matmul_gflops = gflop / seconds
+  table.add("matmul", f"float32 {n}x{n}", gflop / seconds, "GFLOP/s", compile_s, gflop,
+            seconds, times)
+  table.headline["matmul_gflops"] = gflop / seconds
+
+
+def bench_config(stage_name: str, settings, image_size, batch_size):
+  """A run config whose only stage is `stage_name` (the stages of configs/default.py and
+  configs/demo.py: `hdr` trains f1 alone, `joint` both nets under hierarchical supervision)."""
+  config = default.get_config()
+  config.model.width = settings["width"]
+  config.image_size = tuple(image_size)
+  config.batch_size = batch_size
+  config.stage_order = (stage_name,)
+  config.stages = ml_collections.ConfigDict({
+      "hdr": default.stage("hdr", supervision=default.all_at_once(("f1",))),
+      "joint": default.stage("joint", supervision=default.hierarchical_supervision()),
+  })
+  return config
+
+
+def synthetic_batches(batch_size, image_size, count=2, seed=0):
+  """`count` different `{"ldr", "hdr", "ldr_gt"}` batches `[1, B, H, W, 3]` float32 (LDR in
+  [0, 1], HDR radiance >= 0), on the device."""
+  rng = np.random.default_rng(seed)
+  shape = (1, batch_size, *image_size, 3)
+  batches = []
+  for _ in range(count):
+    batch = {"ldr": rng.uniform(0, 1, shape), "hdr": rng.exponential(1.0, shape),
+             "ldr_gt": rng.uniform(0, 1, shape)}
+    batches.append(jax.device_put({k: v.astype(np.float32) for k, v in batch.items()}))
+  return batches
+
+
+class Models:
+  """One model and its step-0 host state per width: `initial_state` compiles `init_variables`
+  (~25 s for the paper-size model on 2 CPU cores), so the state is made once and each stage
+  gets a fresh optimizer state, as `train_and_evaluate` does at a stage change."""
+
+  def __init__(self):
+    self._cache = {}
+
+  def get(self, config, table=None):
+    key = config.model.width
+    if key not in self._cache:
+      model = models.create_model(config.model, axis_name=train_lib.AXIS)
+      t0 = time.perf_counter()
+      host_state = train_lib.initial_state(config, model, train_lib.plan_stages(config))
+      jax.block_until_ready(host_state)
+      init_s = time.perf_counter() - t0
+      self._cache[key] = (model, host_state, init_s)
+      if table is not None:
+        table.add("setup", f"train_lib.initial_state, width {key} (init_variables compile + "
+                  "run)", init_s, "s")
+    return self._cache[key]
+
+
+def bench_train(table: Table, settings, cache: Models):
+  for image_size, batch_size in settings["train"]:
+    for stage_name in ("hdr", "joint"):
+      config = bench_config(stage_name, settings, image_size, batch_size)
+      plan = train_lib.plan_stages(config)
+      model, host_state, _ = cache.get(config, table)
+      tx = train_lib.stage_optimizer(config, plan[0], host_state.params)
+      state = flax.jax_utils.replicate(host_state.replace(opt_state=tx.init(host_state.params)))
+      batches = synthetic_batches(batch_size, image_size)
+      p_step = train_lib.make_p_train_step(model, tx, plan[0])
+      t0 = time.perf_counter()
+      step = p_step.lower(state, batches[0]).compile()
+      compile_s = time.perf_counter() - t0
+      gflop = cost_flops(step) / 1e9
+      holder = {"state": state, "i": 0}
+
+      def run_step():
+        holder["state"], out = step(holder["state"], batches[holder["i"] % len(batches)])
+        holder["i"] += 1
+        jax.block_until_ready((holder["state"], out))
+        if not np.isfinite(float(out["loss"][0])):
+          raise FloatingPointError(f"bench/run.py: {stage_name} step loss is not finite")
+
+      seconds, times = timed(run_step, settings["timed_steps"], settings["warmup_steps"])
+      del holder, state
+      name = f"{image_size[0]}x{image_size[1]}"
+      images_s = batch_size / seconds
+      _, pct = table.add(f"train {stage_name}", f"{name} batch {batch_size} width "
+                         f"{settings['width']}", images_s, "img/s", compile_s, gflop, seconds,
+                         times)
+      table.headline[f"train_{stage_name}_{name}_img_s"] = images_s
+      table.headline[f"train_{stage_name}_{name}_compile_s"] = compile_s
+      if pct is not None:
+        table.headline[f"train_{stage_name}_{name}_pct_matmul"] = pct
+      gc.collect()
+
+
+def bench_infer(table: Table, settings, cache: Models):
+  config = bench_config("joint", settings, settings["infer_size"], 1)
+  _, host_state, _ = cache.get(config, table)
+  model = models.create_model(config.model)
+  variables = {"params": host_state.params, "batch_stats": host_state.batch_stats}
+  height, width = settings["infer_size"]
+  x = jnp.asarray(np.random.default_rng(1).uniform(0, 1, (1, height, width, 3)), jnp.float32)
+  forward = jax.jit(lambda v, ldr: model.apply(v, ldr, train=False))
+  t0 = time.perf_counter()
+  compiled = forward.lower(variables, x).compile()
+  compile_s = time.perf_counter() - t0
+  gflop = cost_flops(compiled) / 1e9
+  seconds, times = timed(lambda: jax.block_until_ready(compiled(variables, x)),
+                         settings["infer_reps"])
+  name = f"{height}x{width}"
+  _, pct = table.add("infer apply", f"{name} batch 1 width {settings['width']}",
+                     seconds * 1e3, "ms/img", compile_s, gflop, seconds, times)
+  table.headline[f"infer_{name}_ms"] = seconds * 1e3
+  if pct is not None:
+    table.headline[f"infer_{name}_pct_matmul"] = pct
+
+  for label, (h, w) in settings["photos"]:
+    photo = np.random.default_rng(2).uniform(0, 1, (h, w, 3)).astype(np.float32)
+    inference.clear_cache()
+    with CompileTimer() as compile_timer:
+      t0 = time.perf_counter()
+      inference.correct(model, variables, photo)
+      first_s = time.perf_counter() - t0
+    reps = settings["photo_reps"] if label != "12mp" else 0
+    if reps:
+      seconds, times = timed(lambda: inference.correct(model, variables, photo), reps, 0)
+    else:  # ~2.5 min a call here: one cold call, compile time subtracted
+      seconds, times = first_s - compile_timer.seconds, [first_s]
+    table.add("infer correct", f"{h}x{w} ({h * w / 1e6:.1f} MP) width {settings['width']}",
+              seconds, "s/photo", compile_timer.seconds, None, None, times)
+    table.headline[f"infer_{label}_s"] = seconds
+    inference.clear_cache()
+    gc.collect()
+
+
+def loader_config(settings, image_size, batch_size, split, workers, data_dir):
+  return ml_collections.ConfigDict({
+      "seed": 0, "batch_size": batch_size, "image_size": tuple(image_size),
+      "data": {"dataset": settings["dataset"], "train_split": split, "data_dir": data_dir,
+               "manual_dir": None, "num_workers": workers, "worker_buffer_size": 2,
+               "flip": True}})
+
+
+def _parse_absl_flags():
+  """Grain's worker processes read absl flags, which this argparse script does not parse."""
+  from absl import flags  # pylint: disable=g-import-not-at-top
+  if not flags.FLAGS.is_parsed():
+    flags.FLAGS([sys.argv[0]])
+
+
+def bench_loader(table: Table, settings, data_dir):
+  _parse_absl_flags()
+  for image_size, batch_size, split in settings["loader"]:
+    name = f"{image_size[0]}x{image_size[1]}"
+    best = 0.0
+    for workers in settings["loader_workers"]:
+      config = loader_config(settings, image_size, batch_size, split, workers, data_dir)
+      iterator = input_pipeline.create_train_iterator(config, 0, 1, 1)
+      t0 = time.perf_counter()
+      next(iterator)  # worker start-up and first reads
+      startup_s = time.perf_counter() - t0
+      num_batches = max(2, settings["loader_examples"] // batch_size)
+      times = []
+      for _ in range(num_batches):
+        t0 = time.perf_counter()
+        batch = next(iterator)
+        times.append(time.perf_counter() - t0)
+      seconds = sum(times)
+      assert batch["ldr"].shape == (1, batch_size, *image_size, 3), batch["ldr"].shape
+      del iterator, batch
+      gc.collect()
+      rate = num_batches * batch_size / seconds
+      best = max(best, rate)
+      table.add("loader", f"{settings['dataset']}:{split} {name} batch {batch_size} "
+                f"workers {workers} (first batch {startup_s:.1f} s)", rate, "ex/s",
+                times=times)
+      table.headline[f"loader_{name}_w{workers}_ex_s"] = rate
+    table.headline[f"loader_{name}_ex_s"] = best
+    consumption = table.headline.get(f"train_joint_{name}_img_s")
+    if consumption:
+      ratio = best / consumption
+      table.add("loader / joint step", f"{name}: best loader ex/s over joint img/s", ratio,
+                "x")
+      table.headline[f"loader_{name}_vs_joint"] = ratio
+
+
+# --- Report ---------------------------------------------------------------------------------
+
+
+def cpu_model() -> str:
+  try:
+    with open("/proc/cpuinfo") as f:
+      for line in f:
+        if line.startswith("model name"):
+          return line.split(":", 1)[1].strip()
+  except OSError:
+    pass
+  import platform  # pylint: disable=g-import-not-at-top
+  return platform.processor() or "unknown"
+
+
+def git_revision() -> str:
+  try:
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, text=True,
+                          capture_output=True, timeout=10).stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO,
+                           text=True, capture_output=True, timeout=10).stdout.strip()
+    return (head or "unknown") + (" (uncommitted changes)" if dirty else "")
+  except (OSError, subprocess.SubprocessError):
+    return "unknown"
+
+
+def machine_header(date: str, mode: str, load_start: float) -> list:
+  """Markdown bullet lines: date, command, CPU, cores, device, versions, git, load. The
+  machine counts as busy if the 1-minute load average before the run exceeded half the
+  usable cores."""
+  cores = len(os.sched_getaffinity(0))
+  cache_dir = jax.config.jax_compilation_cache_dir
+  cache = (f"on ({cache_dir})" if jax.config.jax_enable_compilation_cache and cache_dir
+           else "off")
+  return [
+      f"- date: {date}",
+      f"- command: `{shlex.join(['python'] + sys.argv)}` ({mode} mode)",
+      f"- CPU: {cpu_model()}; os.cpu_count() = {os.cpu_count()}, usable cores "
+      f"(sched_getaffinity) = {cores}",
+      f"- device: {jax.devices()[0].platform} / {jax.devices()[0].device_kind} "
+      f"x {jax.device_count()}",
+      f"- JAX {jax.__version__}, jaxlib {jaxlib.__version__}; persistent compilation cache: "
+      f"{cache}",
+      f"- git: {git_revision()}",
+      f"- load average (1 min) at start: {load_start:.2f}, at end: {os.getloadavg()[0]:.2f}"
+      + (" -- BUSY MACHINE: other processes were running, times are pessimistic"
+         if load_start > 0.5 * cores else ""),
+  ]
+
+
+def parse_args(argv):
+  parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+  parser.add_argument("--quick", action="store_true",
+                      help="tiny settings (width 0.125, batch 2, 64x128, no 12 MP): < ~90 s")
+  parser.add_argument("--only", default=",".join(SECTIONS),
+                      help=f"comma-separated subset of {','.join(SECTIONS)}")
+  parser.add_argument("--no-append", action="store_true",
+                      help=f"do not append to {os.path.relpath(RESULTS, REPO)}")
+  parser.add_argument("--data_dir", default=None,
+                      help="TFDS data_dir for the loader rows (default: ~/tensorflow_datasets "
+                           "in full mode; quick mode renders rendered/tiny into a temp dir)")
+  parser.add_argument("--steps", type=int, default=None,
+                      help="timed training steps (default 3 full, 2 quick)")
+  args = parser.parse_args(argv)
+  args.only = [s.strip() for s in args.only.split(",") if s.strip()]
+  unknown = [s for s in args.only if s not in SECTIONS]
+  if unknown or not args.only:
+    parser.error(f"--only: unknown section(s) {unknown}; choose from {','.join(SECTIONS)}")
+  return args
+
+
+def main(argv=None):
+  args = parse_args(sys.argv[1:] if argv is None else argv)
+  settings = dict(QUICK if args.quick else FULL)
+  if args.steps is not None:
+    settings["timed_steps"] = max(1, args.steps)
+  mode = "quick" if args.quick else "full"
+  if not args.quick:  # real compile times, not persistent-cache loads
+    jax.config.update("jax_enable_compilation_cache", False)
+  load_start = os.getloadavg()[0]
+  date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+  print(f"bench/run.py ({mode}): {', '.join(args.only)}", file=sys.stderr, flush=True)
+
+  table, cache = Table(), Models()
+  t_start = time.perf_counter()
+  if "matmul" in args.only:
+    bench_matmul(table, settings)
+  if "train" in args.only:
+    bench_train(table, settings, cache)
+  if "infer" in args.only:
+    bench_infer(table, settings, cache)
+  if "loader" in args.only:
+    with tempfile.TemporaryDirectory(prefix="bench_tfds_") as tmp:
+      data_dir = args.data_dir or (tmp if args.quick else None)
+      input_pipeline.prepare(settings["dataset"], data_dir)  # (built only if missing)
+      bench_loader(table, settings, data_dir)
+
+  own, children = peak_rss_gib()
+  table.add("memory", "peak host RSS, this process", own, "GiB")
+  table.headline["peak_rss_gib"] = own
+  if "loader" in args.only and max(settings["loader_workers"]) > 0:
+    table.add("memory", "peak host RSS, largest loader worker", children, "GiB")
+    table.headline["peak_rss_children_gib"] = children
+  device_peak = device_peak_gib()
+  if device_peak is not None:
+    table.add("memory", "peak device memory", device_peak, "GiB")
+    table.headline["device_peak_gib"] = device_peak
+  table.headline["total_s"] = time.perf_counter() - t_start
+
+  report = "\n".join(
+      [f"## {date}, {mode} mode", ""] + machine_header(date, mode, load_start)
+      + ["", table.markdown(), "",
+         "Headline: `" + json.dumps(_rounded(table.headline)) + "`", ""])
+  print(report)
+  if not args.no_append:
+    new = not os.path.exists(RESULTS)
+    with open(RESULTS, "a") as f:
+      if new:
+        f.write("# Benchmark results\n\nAppended by `python bench/run.py` (see bench/README.md); "
+                "do not edit numbers by hand.\n\n")
+      f.write(report + "\n")
+    print(f"appended to {RESULTS}", file=sys.stderr)
+  print(json.dumps(_rounded(table.headline)), flush=True)
+  return 0
+
+
+def _rounded(headline: dict) -> dict:
+  return {k: float(f"{v:.4g}") for k, v in headline.items()}
+
+
+if __name__ == "__main__":
+  sys.exit(main())

@@ -1,0 +1,28 @@
+"""Shared fixtures: a persistent XLA compilation cache (the suite compiles the same tiny steps
+in several processes) and the `rendered/tiny` data set, built once per session."""
+
+import os
+import sys
+
+import jax
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if REPO not in sys.path:
+  sys.path.insert(0, REPO)
+
+# Subprocesses inherit these through the environment.
+CACHE_DIR = os.path.join(REPO, ".pytest_cache", "xla")
+os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", CACHE_DIR)
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+jax.config.update("jax_compilation_cache_dir", os.environ["JAX_COMPILATION_CACHE_DIR"])
+jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
+
+
+@pytest.fixture(scope="session")
+def tiny_data_dir(tmp_path_factory):
+  """TFDS data_dir holding `rendered/tiny` (3 train scenes -> 15 patches, 1 test image)."""
+  from drht_jax import input_pipeline  # pylint: disable=g-import-not-at-top
+  data_dir = str(tmp_path_factory.mktemp("tfds"))
+  input_pipeline.prepare("rendered/tiny", data_dir)
+  return data_dir
