@@ -28,6 +28,7 @@ uses it when `JAX_COMPILATION_CACHE_DIR` is set (the tests set it).
 """
 
 import argparse
+import contextlib
 import datetime
 import gc
 import json
@@ -162,13 +163,14 @@ class Table:
     self.matmul_gflops = None
 
   def add(self, benchmark, setting, value, unit, compile_s=None, gflop=None, seconds=None,
-          times=None):
+          times=None, runs=None):
     """One row. `seconds`: the median time of one call (for GFLOP/s); `times`: the timed
-    runs (their count and spread (max - min) / median go in the table)."""
+    runs (their count and spread (max - min) / median go in the table); `runs`: a count
+    without a spread."""
     gflops = gflop / seconds if gflop is not None and seconds else None
     pct = (100.0 * gflops / self.matmul_gflops
            if gflops is not None and self.matmul_gflops else None)
-    runs = len(times) if times else None
+    runs = len(times) if times else runs
     spread = (100.0 * (max(times) - min(times)) / statistics.median(times)
               if times and len(times) > 1 else None)
     self.rows.append((benchmark, setting, value, unit, compile_s, gflop, gflops, pct, runs,
@@ -380,12 +382,10 @@ def bench_loader(table: Table, settings, data_dir):
       next(iterator)  # worker start-up and first reads
       startup_s = time.perf_counter() - t0
       num_batches = max(2, settings["loader_examples"] // batch_size)
-      times = []
+      t0 = time.perf_counter()  # one interval: Grain prefetches, per-batch times are not iid
       for _ in range(num_batches):
-        t0 = time.perf_counter()
         batch = next(iterator)
-        times.append(time.perf_counter() - t0)
-      seconds = sum(times)
+      seconds = time.perf_counter() - t0
       assert batch["ldr"].shape == (1, batch_size, *image_size, 3), batch["ldr"].shape
       del iterator, batch
       gc.collect()
@@ -393,7 +393,7 @@ def bench_loader(table: Table, settings, data_dir):
       best = max(best, rate)
       table.add("loader", f"{settings['dataset']}:{split} {name} batch {batch_size} "
                 f"workers {workers} (first batch {startup_s:.1f} s)", rate, "ex/s",
-                times=times)
+                runs=num_batches)
       table.headline[f"loader_{name}_w{workers}_ex_s"] = rate
     table.headline[f"loader_{name}_ex_s"] = best
     consumption = table.headline.get(f"train_joint_{name}_img_s")
@@ -499,8 +499,9 @@ def main(argv=None):
   if "loader" in args.only:
     with tempfile.TemporaryDirectory(prefix="bench_tfds_") as tmp:
       data_dir = args.data_dir or (tmp if args.quick else None)
-      input_pipeline.prepare(settings["dataset"], data_dir)  # (built only if missing)
-      bench_loader(table, settings, data_dir)
+      with contextlib.redirect_stdout(sys.stderr):  # TFDS prints progress to stdout
+        input_pipeline.prepare(settings["dataset"], data_dir)  # (built only if missing)
+        bench_loader(table, settings, data_dir)
 
   own, children = peak_rss_gib()
   table.add("memory", "peak host RSS, this process", own, "GiB")

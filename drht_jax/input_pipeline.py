@@ -95,6 +95,19 @@ def split_batch(global_batch: int, process_count: int, local_devices: int):
   return per_process, per_process // local_devices
 
 
+def make_sampler(num_records: int, seed: int, process_index: int, process_count: int,
+                 num_epochs: Optional[int] = None) -> grain.IndexSampler:
+  """Process `i` of `n` reads its own contiguous 1/n of the records (Grain's sharding), in a
+  seeded shuffle that changes every epoch: the processes' records are disjoint and, when `n`
+  divides the count, together are all of them (else the last `count % n` are left out, so
+  every process has as many records as the others)."""
+  return grain.IndexSampler(
+      num_records=num_records,
+      shard_options=grain.ShardOptions(shard_index=process_index, shard_count=process_count,
+                                       drop_remainder=True),
+      shuffle=True, num_epochs=num_epochs, seed=seed)
+
+
 class DeviceBatches:
   """Wraps a Grain iterator: `[B_p, ...]` batches -> `[D, B_p/D, ...]`; state passes through."""
 
@@ -122,19 +135,16 @@ def create_train_iterator(config, process_index: Optional[int] = None,
   """Endless iterator of training batches for this process.
 
   Reads `config.data` (dataset, train_split, data_dir, manual_dir, num_workers, flip),
-  `config.seed`, `config.batch_size` (global) and `config.image_size` (H, W). The shuffle
-  order is a function of the seed only; process `i` of `n` reads records i, i+n, ... of it.
+  `config.seed`, `config.batch_size` (global) and `config.image_size` (H, W). The order,
+  crops and flips are functions of the seed only; each process reads its own shard
+  (`make_sampler`).
   """
   process_index = jax.process_index() if process_index is None else process_index
   process_count = jax.process_count() if process_count is None else process_count
   local_devices = jax.local_device_count() if local_devices is None else local_devices
   per_process, _ = split_batch(config.batch_size, process_count, local_devices)
   source = data_source(config.data, config.data.train_split)
-  sampler = grain.IndexSampler(
-      num_records=len(source),
-      shard_options=grain.ShardOptions(shard_index=process_index, shard_count=process_count,
-                                       drop_remainder=True),
-      shuffle=True, num_epochs=None, seed=config.seed)
+  sampler = make_sampler(len(source), config.seed, process_index, process_count)
   loader = grain.DataLoader(
       data_source=source, sampler=sampler,
       operations=[CropAndFlip(tuple(config.image_size), config.data.flip),
