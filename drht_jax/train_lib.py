@@ -340,8 +340,9 @@ def initialize_distributed(config):
   dist = config.distributed
   if not dist.initialize:
     return
-  if jax.default_backend() == "cpu" or not jax.devices():
-    jax.config.update("jax_cpu_collectives_implementation", "gloo")
+  # CPU processes need a collectives backend; harmless on GPUs. (Asking jax which backend it
+  # has would initialise it, which must come after `initialize`.)
+  jax.config.update("jax_cpu_collectives_implementation", "gloo")
   jax.distributed.initialize(coordinator_address=dist.coordinator_address,
                              num_processes=dist.num_processes, process_id=dist.process_id)
 
@@ -377,6 +378,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
   log = MetricsLog(workdir, start_step, enabled=is_chief)
 
   stage = stage_at(plan, start_step)
+  if is_chief:
+    print(f"{config.total_steps} steps from step {start_step} on {jax.device_count()} devices "
+          f"({jax.process_count()} processes), global batch {config.batch_size}; stages "
+          + ", ".join(f"{s.name} {s.start}-{s.start + s.num_steps}" for s in plan), flush=True)
   tx = stage_optimizer(config, stage, host_state.params)
   p_step = make_p_train_step(model, tx, stage)
   state = flax.jax_utils.replicate(host_state)
