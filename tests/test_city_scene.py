@@ -78,7 +78,7 @@ class _Records(logging.Handler):
 def built(tmp_path_factory):
   manual = make_fake_manual_dir(tmp_path_factory.mktemp("manual"))
   records = _Records()
-  logger = logging.getLogger("datasets.city_scene.city_scene")
+  logger = logging.getLogger("datasets.manual_dir")
   logger.addHandler(records)
   try:
     builder = build(manual, tmp_path_factory.mktemp("data"))

@@ -77,7 +77,7 @@ class _Records(logging.Handler):
 def built(tmp_path_factory):
   manual = make_fake_manual_dir(tmp_path_factory.mktemp("manual"))
   records = _Records()
-  logger = logging.getLogger("datasets.sun360.sun360")
+  logger = logging.getLogger("datasets.manual_dir")
   logger.addHandler(records)
   try:
     builder = build(manual, tmp_path_factory.mktemp("data"))

@@ -11,21 +11,16 @@ and reason, and each split ends with a count; `builder.skipped[split]` lists
 `(relative_path, reason)` after a build.
 """
 
-import collections
-import logging
-import os
 
 import numpy as np
 import tensorflow_datasets as tfds
 
 from datasets import common
+from datasets import manual_dir
 from drht_jax import imageio_utils
 
-_LOG = logging.getLogger(__name__)
 
 HEIGHT, WIDTH = 64, 128
-SPLITS = ("train", "test")
-FOLDER = "city_scene"
 
 _HOMEPAGE = "http://www.jflalonde.ca/projects/learningHDR"
 _CITATION = """@inproceedings{zhang2017learning,
@@ -36,39 +31,13 @@ _CITATION = """@inproceedings{zhang2017learning,
 }"""
 
 
-def list_files(split_dir, extensions):
-  """Files under `split_dir` (recursively) with one of `extensions` (any case), sorted;
-  hidden files (`.name`, e.g. macOS `._x.exr` forks) are left out. Returns (files, n_other)."""
-  files, n_other = [], 0
-  for root, dirs, names in os.walk(split_dir):
-    dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-    for name in names:
-      if name.startswith("."):
-        continue
-      if imageio_utils.has_extension(name, extensions):
-        files.append(os.path.join(root, name))
-      else:
-        n_other += 1
-  return sorted(files), n_other
-
-
-def split_dirs(manual_dir, folder, instructions):
-  """`{split: <manual_dir>/<folder>/<split>}`; an AssertionError with the instructions (like
-  tfds's own for a missing manual_dir) if a folder is missing."""
-  root = os.path.join(os.fspath(manual_dir), folder)
-  missing = [s for s in SPLITS if not os.path.isdir(os.path.join(root, s))]
-  if missing:
-    raise AssertionError(
-        f"Manual directory {manual_dir} lacks {', '.join(os.path.join(root, s) for s in missing)}."
-        f" Create it using instructions:\n{instructions}")
-  return {s: os.path.join(root, s) for s in SPLITS}
-
-
-class CityScene(tfds.core.GeneratorBasedBuilder):
+class CityScene(manual_dir.ManualDirBuilder):
   """Zhang & Lalonde (ICCV 2017) outdoor HDR panoramas as 64x128 DRHT examples."""
 
   VERSION = tfds.core.Version("1.0.0")
   RELEASE_NOTES = {"1.0.0": f"First release. Recipe: {common.RECIPE}."}
+  FOLDER = "city_scene"
+  EXTENSIONS = imageio_utils.HDR_EXTENSIONS
   SEED = 2017  # corruption seed: part of the data set's definition, do not change in 1.x
   MANUAL_DOWNLOAD_INSTRUCTIONS = f"""
   The city scene HDR panoramas of Zhang & Lalonde, "Learning High Dynamic Range from Outdoor
@@ -86,13 +55,6 @@ class CityScene(tfds.core.GeneratorBasedBuilder):
   (default manual_dir: <data_dir>/downloads/manual). See datasets/city_scene/README.md.
   """
 
-  def __init__(self, *, file_format="array_record", **kwargs):
-    """As `GeneratorBasedBuilder`, but writes `array_record` by default (read with
-    `tfds.data_source`, no TensorFlow needed)."""
-    super().__init__(file_format=file_format, **kwargs)
-    self.skipped = {}      # split -> [(relative path, reason)], filled by a build
-    self.conversions = {}  # split -> Counter of conversion descriptions
-
   def _info(self) -> tfds.core.DatasetInfo:
     return tfds.core.DatasetInfo(
         builder=self,
@@ -104,38 +66,12 @@ class CityScene(tfds.core.GeneratorBasedBuilder):
         citation=_CITATION,
     )
 
-  def _split_generators(self, dl_manager):
-    dirs = split_dirs(dl_manager.manual_dir, FOLDER, self.MANUAL_DOWNLOAD_INSTRUCTIONS)
-    root = os.path.dirname(dirs["train"])
-    return {split: self._generate_examples(root, split, path) for split, path in dirs.items()}
-
-  def _generate_examples(self, root, split, split_dir):
-    files, n_other = list_files(split_dir, imageio_utils.HDR_EXTENSIONS)
-    skipped = self.skipped.setdefault(split, [])
-    conversions = self.conversions.setdefault(split, collections.Counter())
-    if n_other:
-      _LOG.info("%s: ignored %d files without an HDR extension %s", split_dir, n_other,
-                imageio_utils.HDR_EXTENSIONS)
-    for path in files:
-      rel = os.path.relpath(path, root).replace(os.sep, "/")
-      example, reason, notes = self._load(path, rel)
-      if example is None:
-        skipped.append((rel, reason))
-        _LOG.warning("city_scene: skipping %s", reason)
-        continue
-      conversions.update(notes)
-      yield rel, example
-    _LOG.warning("city_scene/%s: %d examples, skipped %d of %d files%s", split,
-                 len(files) - len(skipped), len(skipped), len(files),
-                 "".join(f"; {n}x {c}" for c, n in sorted(conversions.items())))
-
   def _load(self, path, rel):
     """One file -> (example, None, conversions) or (None, reason, ())."""
     try:
       radiance, notes = imageio_utils.read_hdr_with_conversions(path)
     except (imageio_utils.ImageReadError, OSError) as e:
-      reason = str(e)
-      return None, reason if reason.startswith(path) else f"{path}: {reason}", ()
+      return None, manual_dir.read_error(path, e), ()
     notes = list(notes)
     height, width = radiance.shape[:2]
     radiance = imageio_utils.center_crop_to_aspect(radiance, WIDTH / HEIGHT)

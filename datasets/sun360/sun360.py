@@ -18,22 +18,17 @@ logged (WARNING) with its path and reason, and each split ends with a count;
 `builder.skipped[split]` lists `(relative_path, reason)` after a build.
 """
 
-import collections
-import logging
-import os
 
 import numpy as np
 from PIL import Image
 import tensorflow_datasets as tfds
 
 from datasets import common
-from datasets.city_scene.city_scene import list_files, split_dirs
+from datasets import manual_dir
 from drht_jax import imageio_utils
 
-_LOG = logging.getLogger(__name__)
 
 HEIGHT, WIDTH = 256, 512
-FOLDER = "sun360"
 
 _HOMEPAGE = "https://vision.cs.princeton.edu/projects/2012/SUN360/"
 _CITATION = """@inproceedings{xiao2012recognizing,
@@ -62,11 +57,13 @@ def to_panorama_uint8(pixels: np.ndarray, height: int = HEIGHT, width: int = WID
   return np.ascontiguousarray(cropped), notes
 
 
-class Sun360(tfds.core.GeneratorBasedBuilder):
+class Sun360(manual_dir.ManualDirBuilder):
   """SUN360 panoramas at 256x512: the photo as ground truth, a seeded bad exposure as input."""
 
   VERSION = tfds.core.Version("1.0.0")
   RELEASE_NOTES = {"1.0.0": f"First release. Recipe: {common.RECIPE}."}
+  FOLDER = "sun360"
+  EXTENSIONS = imageio_utils.IMAGE_EXTENSIONS
   SEED = 360  # corruption seed: part of the data set's definition, do not change in 1.x
   MANUAL_DOWNLOAD_INSTRUCTIONS = f"""
   SUN360 (Xiao et al., "Recognizing scene viewpoint using panoramic place representation",
@@ -85,13 +82,6 @@ class Sun360(tfds.core.GeneratorBasedBuilder):
   (default manual_dir: <data_dir>/downloads/manual). See datasets/sun360/README.md.
   """
 
-  def __init__(self, *, file_format="array_record", **kwargs):
-    """As `GeneratorBasedBuilder`, but writes `array_record` by default (read with
-    `tfds.data_source`, no TensorFlow needed)."""
-    super().__init__(file_format=file_format, **kwargs)
-    self.skipped = {}      # split -> [(relative path, reason)], filled by a build
-    self.conversions = {}  # split -> Counter of conversion descriptions
-
   def _info(self) -> tfds.core.DatasetInfo:
     return tfds.core.DatasetInfo(
         builder=self,
@@ -102,33 +92,14 @@ class Sun360(tfds.core.GeneratorBasedBuilder):
         citation=_CITATION,
     )
 
-  def _split_generators(self, dl_manager):
-    dirs = split_dirs(dl_manager.manual_dir, FOLDER, self.MANUAL_DOWNLOAD_INSTRUCTIONS)
-    root = os.path.dirname(dirs["train"])
-    return {split: self._generate_examples(root, split, path) for split, path in dirs.items()}
-
-  def _generate_examples(self, root, split, split_dir):
-    files, n_other = list_files(split_dir, imageio_utils.IMAGE_EXTENSIONS)
-    skipped = self.skipped.setdefault(split, [])
-    conversions = self.conversions.setdefault(split, collections.Counter())
-    if n_other:
-      _LOG.info("%s: ignored %d files without an image extension %s", split_dir, n_other,
-                imageio_utils.IMAGE_EXTENSIONS)
-    for path in files:
-      rel = os.path.relpath(path, root).replace(os.sep, "/")
-      try:
-        image = imageio_utils.read_ldr(path, draft_size=(2 * WIDTH, 2 * HEIGHT))
-      except (imageio_utils.ImageReadError, OSError) as e:
-        reason = str(e) if str(e).startswith(path) else f"{path}: {e}"
-        skipped.append((rel, reason))
-        _LOG.warning("sun360: skipping %s", reason)
-        continue
-      notes = list(image.conversions)
-      if image.bit_depth == 16:
-        notes.append("16-bit -> 8-bit (rounded)")
-      ldr, resize_notes = to_panorama_uint8(image.pixels)
-      conversions.update(notes + resize_notes)
-      yield rel, common.make_ldr_example(ldr, self.SEED, rel)
-    _LOG.warning("sun360/%s: %d examples, skipped %d of %d files%s", split,
-                 len(files) - len(skipped), len(skipped), len(files),
-                 "".join(f"; {n}x {c}" for c, n in sorted(conversions.items())))
+  def _load(self, path, rel):
+    """One file -> (example, None, conversions) or (None, reason, ())."""
+    try:
+      image = imageio_utils.read_ldr(path, draft_size=(2 * WIDTH, 2 * HEIGHT))
+    except (imageio_utils.ImageReadError, OSError) as e:
+      return None, manual_dir.read_error(path, e), ()
+    notes = list(image.conversions)
+    if image.bit_depth == 16:
+      notes.append("16-bit -> 8-bit (rounded)")
+    ldr, resize_notes = to_panorama_uint8(image.pixels)
+    return common.make_ldr_example(ldr, self.SEED, rel), None, notes + resize_notes
