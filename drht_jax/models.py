@@ -19,6 +19,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
+from drht_jax import conv
 from drht_jax import hdr
 
 # Per-level (width, kernel) of the encoder; the decoder mirrors them. Paper Sec. 3.4: 9x9 and
@@ -95,6 +96,24 @@ def subpixel_kernel(kernel, stride: int):
   return big.reshape(size, size, cin, stride * stride * cout), (lo, hi)
 
 
+class Conv(nn.Module):
+  """`nn.Conv` (SAME padding, params `kernel` `[k, k, Cin, Cout]` and `bias`, so checkpoints
+  are interchangeable) running `conv.conv2d`: same forward, faster weight gradient on CPU."""
+  features: int
+  kernel_size: int
+  stride: int = 1
+  dtype: Any = jnp.float32
+  kernel_init: Any = kernel_init
+
+  @nn.compact
+  def __call__(self, x):
+    k = self.kernel_size
+    kernel = self.param("kernel", self.kernel_init, (k, k, x.shape[-1], self.features))
+    bias = self.param("bias", nn.initializers.zeros, (self.features,))
+    y = conv.conv2d(x.astype(self.dtype), kernel.astype(self.dtype), (self.stride,) * 2)
+    return y + bias.astype(self.dtype)
+
+
 class Deconv(nn.Module):
   """Stride-s transposed conv, SAME padding (output = s x input), as `nn.ConvTranspose`.
 
@@ -120,8 +139,7 @@ class Deconv(nn.Module):
                                  dimension_numbers=("NHWC", "HWIO", "NHWC"))
     elif self.impl == "subpixel":
       big, (lo, hi) = subpixel_kernel(kernel, s)
-      y = jax.lax.conv_general_dilated(x, big, (1, 1), ((-lo, hi), (-lo, hi)),
-                                       dimension_numbers=("NHWC", "HWIO", "NHWC"))
+      y = conv.conv2d(x, big, (1, 1), ((-lo, hi), (-lo, hi)))
       b, h, w, _ = y.shape
       y = y.reshape(b, h, w, s, s, self.features).transpose(0, 1, 3, 2, 4, 5)
       y = y.reshape(b, h * s, w * s, self.features)
@@ -161,8 +179,7 @@ class EncoderDecoder(nn.Module):
     h = x.astype(self.dtype)
     for i, (width, k) in enumerate(zip(self.widths, self.kernels)):
       stride = 1 if i == 0 else 2
-      h = nn.Conv(width, (k, k), strides=(stride, stride), padding="SAME", dtype=self.dtype,
-                  kernel_init=kernel_init, name=f"encoder_{i}")(h)
+      h = Conv(width, k, stride, self.dtype, name=f"encoder_{i}")(h)
       h = self._bn_elu(h, train, f"encoder_{i}_bn")
       skips.append(h)
     # Decoder level j mirrors encoder level i = levels - 1 - j: upsample to level i-1's
@@ -177,14 +194,13 @@ class EncoderDecoder(nn.Module):
         h = h + e + h * e
       else:
         h = jnp.concatenate([h, e], axis=-1)
-        h = nn.Conv(self.widths[i - 1], (1, 1), dtype=self.dtype, kernel_init=kernel_init,
-                    name=f"decoder_{j}_fuse")(h)
+        h = Conv(self.widths[i - 1], 1, 1, self.dtype, name=f"decoder_{j}_fuse")(h)
         h = self._bn_elu(h, train, f"decoder_{j}_fuse_bn")
     # The counterpart of encoder_0: a stride-1 layer (a transposed conv at stride 1 is a conv)
     # to the output channels, no BN/ELU so the residual can be any sign.
     k0 = self.kernels[0]
-    h = nn.Conv(self.out_features, (k0, k0), padding="SAME", dtype=self.dtype,
-                kernel_init=output_init, name=f"decoder_{levels - 1}")(h)
+    h = Conv(self.out_features, k0, 1, self.dtype, kernel_init=output_init,
+             name=f"decoder_{levels - 1}")(h)
     return h.astype(jnp.float32)
 
 
