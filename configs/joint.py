@@ -4,8 +4,6 @@ f1 initialised from the `hdr` run.
     python train.py --config=joint          # after `--config=hdr`; workdir runs/joint
 """
 
-import ml_collections
-
 from configs import default
 
 

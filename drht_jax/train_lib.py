@@ -16,7 +16,6 @@ import functools
 import hashlib
 import json
 import os
-import sys
 import time
 from typing import Any, NamedTuple, Optional
 

@@ -15,7 +15,6 @@ import time
 from typing import Tuple
 
 from absl import logging
-import numpy as np
 import tensorflow_datasets as tfds
 
 from datasets import common
