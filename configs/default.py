@@ -75,6 +75,9 @@ def get_config():
       flip=True,
   ))
   config.model = models.default_model_config()
+  # Full-size nets on a CPU: conv weight gradients by im2col (bench/RESULTS.md: 1.6-2.5x the
+  # training step). Tiny widths are faster with XLA's own (configs/demo.py).
+  config.model.weight_grad = "im2col"
 
   # Paper Sec. 3.4: Adam, lr 1e-2 then 5e-5 (beta2 0.998) for the last quarter; global-norm
   # clipping.

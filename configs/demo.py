@@ -20,6 +20,7 @@ def get_config():
   config.eval_every = 200
   config.num_eval_images = 6
   config.model.width = 0.25
+  config.model.weight_grad = "xla"  # im2col made this 1/4-width step 3.5x slower (measured)
   config.optimizer.learning_rate = 1e-3
   config.optimizer.phase2_learning_rate = 1e-4
   config.optimizer.phase2_start = 0.8

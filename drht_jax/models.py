@@ -47,6 +47,7 @@ def default_model_config() -> ml_collections.ConfigDict:
       fusion="add_mul",     # skip fusion: 'add_mul' (released: d + e + d*e) | 'concat' (+1x1 conv)
       deconv="subpixel",    # 'subpixel' | 'transpose': same function and parameters, see Deconv
       dtype="float32",      # compute dtype: 'float32' | 'bfloat16' (params stay float32)
+      weight_grad="xla",    # conv weight gradients: 'xla' | 'im2col' (conv.py; full-size CPU)
   ))
 
 
@@ -104,13 +105,15 @@ class Conv(nn.Module):
   stride: int = 1
   dtype: Any = jnp.float32
   kernel_init: Any = kernel_init
+  weight_grad: str = "xla"
 
   @nn.compact
   def __call__(self, x):
     k = self.kernel_size
     kernel = self.param("kernel", self.kernel_init, (k, k, x.shape[-1], self.features))
     bias = self.param("bias", nn.initializers.zeros, (self.features,))
-    y = conv.conv2d(x.astype(self.dtype), kernel.astype(self.dtype), (self.stride,) * 2)
+    y = conv.conv2d(x.astype(self.dtype), kernel.astype(self.dtype), (self.stride,) * 2,
+                    weight_grad=self.weight_grad)
     return y + bias.astype(self.dtype)
 
 
@@ -126,6 +129,7 @@ class Deconv(nn.Module):
   stride: int = 2
   impl: str = "subpixel"
   dtype: Any = jnp.float32
+  weight_grad: str = "xla"
 
   @nn.compact
   def __call__(self, x):
@@ -139,7 +143,7 @@ class Deconv(nn.Module):
                                  dimension_numbers=("NHWC", "HWIO", "NHWC"))
     elif self.impl == "subpixel":
       big, (lo, hi) = subpixel_kernel(kernel, s)
-      y = conv.conv2d(x, big, (1, 1), ((-lo, hi), (-lo, hi)))
+      y = conv.conv2d(x, big, (1, 1), ((-lo, hi), (-lo, hi)), weight_grad=self.weight_grad)
       b, h, w, _ = y.shape
       y = y.reshape(b, h, w, s, s, self.features).transpose(0, 1, 3, 2, 4, 5)
       y = y.reshape(b, h * s, w * s, self.features)
@@ -163,6 +167,7 @@ class EncoderDecoder(nn.Module):
   deconv: str = "subpixel"
   dtype: Any = jnp.float32
   axis_name: Optional[str] = None   # BatchNorm statistics averaged over this pmap axis
+  weight_grad: str = "xla"          # conv weight gradients, see conv.conv2d
 
   def _bn_elu(self, x, train, name):
     x = nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5,
@@ -179,7 +184,8 @@ class EncoderDecoder(nn.Module):
     h = x.astype(self.dtype)
     for i, (width, k) in enumerate(zip(self.widths, self.kernels)):
       stride = 1 if i == 0 else 2
-      h = Conv(width, k, stride, self.dtype, name=f"encoder_{i}")(h)
+      h = Conv(width, k, stride, self.dtype, weight_grad=self.weight_grad,
+               name=f"encoder_{i}")(h)
       h = self._bn_elu(h, train, f"encoder_{i}_bn")
       skips.append(h)
     # Decoder level j mirrors encoder level i = levels - 1 - j: upsample to level i-1's
@@ -187,20 +193,21 @@ class EncoderDecoder(nn.Module):
     for j in range(levels - 1):
       i = levels - 1 - j
       h = Deconv(self.widths[i - 1], self.kernels[i], 2, self.deconv, self.dtype,
-                 name=f"decoder_{j}")(h)
+                 self.weight_grad, name=f"decoder_{j}")(h)
       h = self._bn_elu(h, train, f"decoder_{j}_bn")
       e = skips[i - 1]
       if self.fusion == "add_mul":
         h = h + e + h * e
       else:
         h = jnp.concatenate([h, e], axis=-1)
-        h = Conv(self.widths[i - 1], 1, 1, self.dtype, name=f"decoder_{j}_fuse")(h)
+        h = Conv(self.widths[i - 1], 1, 1, self.dtype, weight_grad=self.weight_grad,
+                 name=f"decoder_{j}_fuse")(h)
         h = self._bn_elu(h, train, f"decoder_{j}_fuse_bn")
     # The counterpart of encoder_0: a stride-1 layer (a transposed conv at stride 1 is a conv)
     # to the output channels, no BN/ELU so the residual can be any sign.
     k0 = self.kernels[0]
     h = Conv(self.out_features, k0, 1, self.dtype, kernel_init=output_init,
-             name=f"decoder_{levels - 1}")(h)
+             weight_grad=self.weight_grad, name=f"decoder_{levels - 1}")(h)
     return h.astype(jnp.float32)
 
 
@@ -236,12 +243,14 @@ class HDREstimationNet(nn.Module):
   deconv: str = "subpixel"
   dtype: Any = jnp.float32
   axis_name: Optional[str] = None
+  weight_grad: str = "xla"
 
   @nn.compact
   def __call__(self, ldr, train: bool):
     check_image_shape(ldr, "HDREstimationNet input")
     branch = EncoderDecoder(_scaled_widths(self.width), PAPER_KERNELS, 3, self.fusion,
-                            self.deconv, self.dtype, self.axis_name, name="body")(ldr, train)
+                            self.deconv, self.dtype, self.axis_name, self.weight_grad,
+                            name="body")(ldr, train)
     return branch + f1_residual(ldr)
 
 
@@ -253,6 +262,7 @@ class LDRCorrectionNet(nn.Module):
   deconv: str = "subpixel"
   dtype: Any = jnp.float32
   axis_name: Optional[str] = None
+  weight_grad: str = "xla"
 
   @nn.compact
   def __call__(self, log_radiance, train: bool):
@@ -261,7 +271,8 @@ class LDRCorrectionNet(nn.Module):
     if kernels is None:
       raise ValueError(f"unknown variant {self.variant!r}; expected 'paper' or 'released'")
     branch = EncoderDecoder(_scaled_widths(self.width), kernels, 3, self.fusion, self.deconv,
-                            self.dtype, self.axis_name, name="body")(log_radiance, train)
+                            self.dtype, self.axis_name, self.weight_grad,
+                            name="body")(log_radiance, train)
     return branch + f2_residual(log_radiance, self.variant)
 
 
@@ -273,10 +284,11 @@ class DRHT(nn.Module):
   deconv: str = "subpixel"
   dtype: Any = jnp.float32
   axis_name: Optional[str] = None
+  weight_grad: str = "xla"
 
   def setup(self):
     common = dict(width=self.width, fusion=self.fusion, deconv=self.deconv, dtype=self.dtype,
-                  axis_name=self.axis_name)
+                  axis_name=self.axis_name, weight_grad=self.weight_grad)
     self.f1 = HDREstimationNet(**common)
     self.f2 = LDRCorrectionNet(variant=self.variant, **common)
 
@@ -297,7 +309,8 @@ def create_model(model_config, axis_name: Optional[str] = None) -> DRHT:
     raise ValueError(f"unknown model dtype {model_config.dtype!r}; expected one of {list(dtypes)}")
   return DRHT(variant=model_config.variant, width=model_config.width,
               fusion=model_config.fusion, deconv=model_config.deconv,
-              dtype=dtypes[model_config.dtype], axis_name=axis_name)
+              dtype=dtypes[model_config.dtype], axis_name=axis_name,
+              weight_grad=model_config.get("weight_grad", "xla"))
 
 
 def init_variables(model: DRHT, rng, image_size=(64, 128)):
