@@ -35,6 +35,8 @@ flags.mark_flag_as_required("workdir")
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  from drht_jax import allocator  # pylint: disable=g-import-not-at-top
+  allocator.keep_freed_memory()   # before the first JAX computation; see allocator.py
   from drht_jax import evaluate  # pylint: disable=g-import-not-at-top
   f = flags.FLAGS
   if f.input is not None:

@@ -44,6 +44,8 @@ _WORKDIR = flags.DEFINE_string("workdir", None, "Run directory (default: runs/<c
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  from drht_jax import allocator  # pylint: disable=g-import-not-at-top
+  allocator.keep_freed_memory()   # before the first JAX computation; see allocator.py
   from drht_jax import train_lib  # pylint: disable=g-import-not-at-top
   if not flags.FLAGS["verbosity"].present:  # Orbax logs every file it writes at INFO
     logging.set_verbosity(logging.WARNING)

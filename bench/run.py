@@ -11,8 +11,9 @@ Rows:
   train   one training step of stage `hdr` / `joint`, built as `train_lib.train_and_evaluate`
           builds it (plan_stages, stage_optimizer, initial_state, replicate, make_p_train_step)
           on synthetic `[1, B, H, W, 3]` batches; images/s from the median of timed steps after
-          warm-up; compile time separately; GFLOP/step from XLA's cost analysis of the
-          compiled step. The step is lowered and compiled once ahead of time and that
+          warm-up; compile time separately; GFLOP/step from XLA's cost analysis of the step
+          in the plain formulation (`reference_model`; the compiled step's own count is a
+          column of its own). The step is lowered and compiled once ahead of time and that
           executable is timed (the one `p_step(state, batch)` would compile and run).
   infer   eval-mode `model.apply` on one 256x512 image (ms, GFLOP/s, % matmul); full mode adds
           `inference.correct` on a 1-megapixel (1024x1024) and a 12-megapixel (3000x4000)
@@ -54,6 +55,7 @@ import ml_collections  # pylint: disable=g-import-not-at-top,wrong-import-positi
 import numpy as np  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 from configs import default  # pylint: disable=g-import-not-at-top,wrong-import-position
+from drht_jax import allocator  # pylint: disable=g-import-not-at-top,wrong-import-position
 from drht_jax import inference  # pylint: disable=g-import-not-at-top,wrong-import-position
 from drht_jax import input_pipeline  # pylint: disable=g-import-not-at-top,wrong-import-position
 from drht_jax import models  # pylint: disable=g-import-not-at-top,wrong-import-position
@@ -66,7 +68,7 @@ SECTIONS = ("matmul", "train", "infer", "loader")
 # from (rendered/small's `train` patches are 64x128; its `test` images are 256x512 whole).
 FULL = dict(
     width=1.0, matmul_n=4096, matmul_reps=5,
-    train=(((64, 128), 32), ((256, 512), 4)), warmup_steps=1, timed_steps=3,
+    train=(((64, 128), 32), ((256, 512), 4)), warmup_steps=2, timed_steps=3,
     infer_size=(256, 512), infer_reps=5, photos=(("1mp", (1024, 1024)), ("12mp", (3000, 4000))),
     photo_reps=2,
     dataset="rendered/small",
@@ -125,8 +127,8 @@ def timed(fn, reps: int, warmup: int = 1):
 
 
 def cost_flops(compiled) -> float:
-  """FLOPs of one call of an AOT-compiled function from XLA's cost analysis (a dict, or a
-  list of dicts, one per partition/computation, depending on the JAX version)."""
+  """FLOPs of one call of an AOT-compiled (or lowered) function from XLA's cost analysis (a
+  dict, or a list of dicts, one per partition/computation, depending on the JAX version)."""
   analysis = compiled.cost_analysis()
   if analysis is None:
     return float("nan")
@@ -156,25 +158,27 @@ class Table:
   """Rows of the result table, plus the headline figures of the final JSON line."""
 
   COLUMNS = ("benchmark", "setting", "median", "unit", "compile s", "GFLOP/call", "GFLOP/s",
-             "% matmul", "runs", "spread %")
+             "% matmul", "compiled GFLOP", "runs", "spread %")
 
   def __init__(self):
     self.rows, self.headline, self.notes = [], {}, []
     self.matmul_gflops = None
 
   def add(self, benchmark, setting, value, unit, compile_s=None, gflop=None, seconds=None,
-          times=None, runs=None):
-    """One row. `seconds`: the median time of one call (for GFLOP/s); `times`: the timed
-    runs (their count and spread (max - min) / median go in the table); `runs`: a count
-    without a spread."""
+          times=None, runs=None, compiled_gflop=None):
+    """One row. `gflop`: the model's FLOPs per call (`reference_flops`), the basis of GFLOP/s
+    and % matmul; `compiled_gflop`: what the executable that ran counts (sub-pixel deconvs
+    add structural zeros); `seconds`: the median time of one call; `times`: the timed runs
+    (their count and spread (max - min) / median go in the table); `runs`: a count without
+    a spread."""
     gflops = gflop / seconds if gflop is not None and seconds else None
     pct = (100.0 * gflops / self.matmul_gflops
            if gflops is not None and self.matmul_gflops else None)
     runs = len(times) if times else runs
     spread = (100.0 * (max(times) - min(times)) / statistics.median(times)
               if times and len(times) > 1 else None)
-    self.rows.append((benchmark, setting, value, unit, compile_s, gflop, gflops, pct, runs,
-                      spread))
+    self.rows.append((benchmark, setting, value, unit, compile_s, gflop, gflops, pct,
+                      compiled_gflop, runs, spread))
     print(f"  {benchmark} {setting}: {_fmt(value)} {unit}"
           + (f" (compile {compile_s:.1f} s)" if compile_s is not None else "")
           + (f", {gflops:.2f} GFLOP/s" if gflops is not None else "")
@@ -186,10 +190,10 @@ class Table:
     lines = ["| " + " | ".join(self.COLUMNS) + " |",
              "|" + "|".join("---" for _ in self.COLUMNS) + "|"]
     for row in self.rows:
-      runs = row[8]
+      runs = row[9]
       cells = [row[0], row[1], _fmt(row[2]), row[3], _fmt(row[4], 1), _fmt(row[5]),
-               _fmt(row[6]), _fmt(row[7], 1), "" if runs is None else str(runs),
-               _fmt(row[9], 0)]
+               _fmt(row[6]), _fmt(row[7], 1), _fmt(row[8]), "" if runs is None else str(runs),
+               _fmt(row[10], 0)]
       lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -242,6 +246,15 @@ def bench_config(stage_name: str, settings, image_size, batch_size):
   return config
 
 
+def reference_model(model_config, axis_name=None):
+  """The model in its plain formulation (transposed convs, XLA's own gradients): the same
+  function and parameters; its FLOPs are the model's, without the structural zeros of the
+  sub-pixel form, so changing the formulation cannot raise GFLOP/s by counting more."""
+  reference = ml_collections.ConfigDict(model_config.to_dict())
+  reference.deconv, reference.conv_grads = "transpose", "xla"
+  return models.create_model(reference, axis_name=axis_name)
+
+
 def synthetic_batches(batch_size, image_size, count=2, seed=0):
   """`count` different `{"ldr", "hdr", "ldr_gt"}` batches `[1, B, H, W, 3]` float32 (LDR in
   [0, 1], HDR radiance >= 0), on the device."""
@@ -291,7 +304,10 @@ def bench_train(table: Table, settings, cache: Models):
       t0 = time.perf_counter()
       step = p_step.lower(state, batches[0]).compile()
       compile_s = time.perf_counter() - t0
-      gflop = cost_flops(step) / 1e9
+      compiled_gflop = cost_flops(step) / 1e9
+      reference_step = train_lib.make_p_train_step(
+          reference_model(config.model, train_lib.AXIS), tx, plan[0])
+      gflop = cost_flops(reference_step.lower(state, batches[0])) / 1e9
       holder = {"state": state, "i": 0}
 
       def run_step():
@@ -307,7 +323,7 @@ def bench_train(table: Table, settings, cache: Models):
       images_s = batch_size / seconds
       _, pct = table.add(f"train {stage_name}", f"{name} batch {batch_size} width "
                          f"{settings['width']}", images_s, "img/s", compile_s, gflop, seconds,
-                         times)
+                         times, compiled_gflop=compiled_gflop)
       table.headline[f"train_{stage_name}_{name}_img_s"] = images_s
       table.headline[f"train_{stage_name}_{name}_compile_s"] = compile_s
       if pct is not None:
@@ -326,12 +342,16 @@ def bench_infer(table: Table, settings, cache: Models):
   t0 = time.perf_counter()
   compiled = forward.lower(variables, x).compile()
   compile_s = time.perf_counter() - t0
-  gflop = cost_flops(compiled) / 1e9
+  compiled_gflop = cost_flops(compiled) / 1e9
+  reference = reference_model(config.model)
+  gflop = cost_flops(jax.jit(lambda v, ldr: reference.apply(v, ldr, train=False))
+                     .lower(variables, x)) / 1e9
   seconds, times = timed(lambda: jax.block_until_ready(compiled(variables, x)),
                          settings["infer_reps"])
   name = f"{height}x{width}"
   _, pct = table.add("infer apply", f"{name} batch 1 width {settings['width']}",
-                     seconds * 1e3, "ms/img", compile_s, gflop, seconds, times)
+                     seconds * 1e3, "ms/img", compile_s, gflop, seconds, times,
+                     compiled_gflop=compiled_gflop)
   table.headline[f"infer_{name}_ms"] = seconds * 1e3
   if pct is not None:
     table.headline[f"infer_{name}_pct_matmul"] = pct
@@ -478,6 +498,7 @@ def parse_args(argv):
 
 def main(argv=None):
   args = parse_args(sys.argv[1:] if argv is None else argv)
+  allocator.keep_freed_memory()  # before the first JAX computation, as train.py does
   settings = dict(QUICK if args.quick else FULL)
   if args.steps is not None:
     settings["timed_steps"] = max(1, args.steps)

@@ -47,7 +47,7 @@ def default_model_config() -> ml_collections.ConfigDict:
       fusion="add_mul",     # skip fusion: 'add_mul' (released: d + e + d*e) | 'concat' (+1x1 conv)
       deconv="subpixel",    # 'subpixel' | 'transpose': same function and parameters, see Deconv
       dtype="float32",      # compute dtype: 'float32' | 'bfloat16' (params stay float32)
-      weight_grad="xla",    # conv weight gradients: 'xla' | 'im2col' (conv.py; full-size CPU)
+      conv_grads="xla",     # conv gradients: 'xla' | 'im2col' (conv.py; faster at full size on CPU)
   ))
 
 
@@ -99,13 +99,13 @@ def subpixel_kernel(kernel, stride: int):
 
 class Conv(nn.Module):
   """`nn.Conv` (SAME padding, params `kernel` `[k, k, Cin, Cout]` and `bias`, so checkpoints
-  are interchangeable) running `conv.conv2d`: same forward, faster weight gradient on CPU."""
+  are interchangeable) running `conv.conv2d`: same forward, faster gradients on CPU."""
   features: int
   kernel_size: int
   stride: int = 1
   dtype: Any = jnp.float32
   kernel_init: Any = kernel_init
-  weight_grad: str = "xla"
+  conv_grads: str = "xla"
 
   @nn.compact
   def __call__(self, x):
@@ -113,7 +113,7 @@ class Conv(nn.Module):
     kernel = self.param("kernel", self.kernel_init, (k, k, x.shape[-1], self.features))
     bias = self.param("bias", nn.initializers.zeros, (self.features,))
     y = conv.conv2d(x.astype(self.dtype), kernel.astype(self.dtype), (self.stride,) * 2,
-                    weight_grad=self.weight_grad)
+                    grads=self.conv_grads)
     return y + bias.astype(self.dtype)
 
 
@@ -129,7 +129,7 @@ class Deconv(nn.Module):
   stride: int = 2
   impl: str = "subpixel"
   dtype: Any = jnp.float32
-  weight_grad: str = "xla"
+  conv_grads: str = "xla"
 
   @nn.compact
   def __call__(self, x):
@@ -143,7 +143,7 @@ class Deconv(nn.Module):
                                  dimension_numbers=("NHWC", "HWIO", "NHWC"))
     elif self.impl == "subpixel":
       big, (lo, hi) = subpixel_kernel(kernel, s)
-      y = conv.conv2d(x, big, (1, 1), ((-lo, hi), (-lo, hi)), weight_grad=self.weight_grad)
+      y = conv.conv2d(x, big, (1, 1), ((-lo, hi), (-lo, hi)), grads=self.conv_grads)
       b, h, w, _ = y.shape
       y = y.reshape(b, h, w, s, s, self.features).transpose(0, 1, 3, 2, 4, 5)
       y = y.reshape(b, h * s, w * s, self.features)
@@ -167,7 +167,7 @@ class EncoderDecoder(nn.Module):
   deconv: str = "subpixel"
   dtype: Any = jnp.float32
   axis_name: Optional[str] = None   # BatchNorm statistics averaged over this pmap axis
-  weight_grad: str = "xla"          # conv weight gradients, see conv.conv2d
+  conv_grads: str = "xla"          # conv gradients, see conv.conv2d
 
   def _bn_elu(self, x, train, name):
     x = nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5,
@@ -184,7 +184,7 @@ class EncoderDecoder(nn.Module):
     h = x.astype(self.dtype)
     for i, (width, k) in enumerate(zip(self.widths, self.kernels)):
       stride = 1 if i == 0 else 2
-      h = Conv(width, k, stride, self.dtype, weight_grad=self.weight_grad,
+      h = Conv(width, k, stride, self.dtype, conv_grads=self.conv_grads,
                name=f"encoder_{i}")(h)
       h = self._bn_elu(h, train, f"encoder_{i}_bn")
       skips.append(h)
@@ -193,21 +193,21 @@ class EncoderDecoder(nn.Module):
     for j in range(levels - 1):
       i = levels - 1 - j
       h = Deconv(self.widths[i - 1], self.kernels[i], 2, self.deconv, self.dtype,
-                 self.weight_grad, name=f"decoder_{j}")(h)
+                 self.conv_grads, name=f"decoder_{j}")(h)
       h = self._bn_elu(h, train, f"decoder_{j}_bn")
       e = skips[i - 1]
       if self.fusion == "add_mul":
         h = h + e + h * e
       else:
         h = jnp.concatenate([h, e], axis=-1)
-        h = Conv(self.widths[i - 1], 1, 1, self.dtype, weight_grad=self.weight_grad,
+        h = Conv(self.widths[i - 1], 1, 1, self.dtype, conv_grads=self.conv_grads,
                  name=f"decoder_{j}_fuse")(h)
         h = self._bn_elu(h, train, f"decoder_{j}_fuse_bn")
     # The counterpart of encoder_0: a stride-1 layer (a transposed conv at stride 1 is a conv)
     # to the output channels, no BN/ELU so the residual can be any sign.
     k0 = self.kernels[0]
     h = Conv(self.out_features, k0, 1, self.dtype, kernel_init=output_init,
-             weight_grad=self.weight_grad, name=f"decoder_{levels - 1}")(h)
+             conv_grads=self.conv_grads, name=f"decoder_{levels - 1}")(h)
     return h.astype(jnp.float32)
 
 
@@ -243,13 +243,13 @@ class HDREstimationNet(nn.Module):
   deconv: str = "subpixel"
   dtype: Any = jnp.float32
   axis_name: Optional[str] = None
-  weight_grad: str = "xla"
+  conv_grads: str = "xla"
 
   @nn.compact
   def __call__(self, ldr, train: bool):
     check_image_shape(ldr, "HDREstimationNet input")
     branch = EncoderDecoder(_scaled_widths(self.width), PAPER_KERNELS, 3, self.fusion,
-                            self.deconv, self.dtype, self.axis_name, self.weight_grad,
+                            self.deconv, self.dtype, self.axis_name, self.conv_grads,
                             name="body")(ldr, train)
     return branch + f1_residual(ldr)
 
@@ -262,7 +262,7 @@ class LDRCorrectionNet(nn.Module):
   deconv: str = "subpixel"
   dtype: Any = jnp.float32
   axis_name: Optional[str] = None
-  weight_grad: str = "xla"
+  conv_grads: str = "xla"
 
   @nn.compact
   def __call__(self, log_radiance, train: bool):
@@ -271,7 +271,7 @@ class LDRCorrectionNet(nn.Module):
     if kernels is None:
       raise ValueError(f"unknown variant {self.variant!r}; expected 'paper' or 'released'")
     branch = EncoderDecoder(_scaled_widths(self.width), kernels, 3, self.fusion, self.deconv,
-                            self.dtype, self.axis_name, self.weight_grad,
+                            self.dtype, self.axis_name, self.conv_grads,
                             name="body")(log_radiance, train)
     return branch + f2_residual(log_radiance, self.variant)
 
@@ -284,11 +284,11 @@ class DRHT(nn.Module):
   deconv: str = "subpixel"
   dtype: Any = jnp.float32
   axis_name: Optional[str] = None
-  weight_grad: str = "xla"
+  conv_grads: str = "xla"
 
   def setup(self):
     common = dict(width=self.width, fusion=self.fusion, deconv=self.deconv, dtype=self.dtype,
-                  axis_name=self.axis_name, weight_grad=self.weight_grad)
+                  axis_name=self.axis_name, conv_grads=self.conv_grads)
     self.f1 = HDREstimationNet(**common)
     self.f2 = LDRCorrectionNet(variant=self.variant, **common)
 
@@ -310,7 +310,14 @@ def create_model(model_config, axis_name: Optional[str] = None) -> DRHT:
   return DRHT(variant=model_config.variant, width=model_config.width,
               fusion=model_config.fusion, deconv=model_config.deconv,
               dtype=dtypes[model_config.dtype], axis_name=axis_name,
-              weight_grad=model_config.get("weight_grad", "xla"))
+              conv_grads=_conv_grads(model_config))
+
+
+def _conv_grads(model_config) -> str:
+  """`model.conv_grads`; runs written before it was renamed stored `weight_grad`."""
+  if "conv_grads" in model_config:
+    return model_config.conv_grads
+  return model_config.get("weight_grad", "xla")
 
 
 def init_variables(model: DRHT, rng, image_size=(64, 128)):

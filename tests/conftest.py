@@ -18,6 +18,9 @@ os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
 jax.config.update("jax_compilation_cache_dir", os.environ["JAX_COMPILATION_CACHE_DIR"])
 jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
 
+from drht_jax import allocator  # pylint: disable=g-import-not-at-top,wrong-import-position
+allocator.keep_freed_memory()  # as train.py does: test steps then run as they do there
+
 
 @pytest.fixture(scope="session")
 def tiny_data_dir(tmp_path_factory):
