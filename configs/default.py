@@ -75,8 +75,8 @@ def get_config():
       flip=True,
   ))
   config.model = models.default_model_config()
-  # Full-size nets on a CPU: convolution gradients by conv.py's im2col path (bench/RESULTS.md:
-  # with allocator.py, the 64x128 batch-32 steps ran 1.9x (hdr) and 2.0x (joint) faster).
+  # Full-size nets on a CPU: convolution gradients by conv.py's im2col path (XLA:CPU's own
+  # weight gradients of the large-image layers run at 7-13 GFLOP/s; conv.py has the numbers).
   config.model.conv_grads = "im2col"
 
   # Paper Sec. 3.4: Adam, lr 1e-2 then 5e-5 (beta2 0.998) for the last quarter; global-norm

@@ -47,8 +47,9 @@ def test_space_to_depth_form_is_the_strided_conv():
     kernel = jnp.asarray(rng.normal(size=(k, k, 3, 5)), jnp.float32)
     pads = conv.explicit_padding(x.shape, kernel.shape, (2, 2), "SAME")
     big, big_pads = conv.space_to_depth_form(kernel, pads)
-    _assert_close(conv._plain(conv.space_to_depth(x), big, (1, 1), big_pads),  # pylint: disable=protected-access
-                  conv._plain(x, kernel, (2, 2), pads))  # pylint: disable=protected-access
+    plain = conv._plain  # pylint: disable=protected-access
+    _assert_close(plain(conv.space_to_depth(x), big, (1, 1), big_pads),
+                  plain(x, kernel, (2, 2), pads))
 
 
 def test_windows_are_the_input_under_each_tap():

@@ -3,6 +3,7 @@
 import flax
 import jax
 import jax.numpy as jnp
+import ml_collections
 import numpy as np
 import pytest
 
@@ -187,3 +188,13 @@ def test_full_size_parameter_counts_match_readme(variant, expected):
   model = models.create_model(tiny_config(width=1.0, variant=variant))
   variables = jax.eval_shape(lambda: models.init_variables(model, jax.random.PRNGKey(0)))
   assert sum(p.size for p in jax.tree_util.tree_leaves(variables["params"])) == expected
+
+
+def test_conv_grads_is_read_from_the_config_and_from_runs_that_called_it_weight_grad():
+  config = models.default_model_config()
+  config.conv_grads = "im2col"
+  assert models.create_model(config).conv_grads == "im2col"
+  legacy = models.default_model_config().to_dict()
+  del legacy["conv_grads"]
+  legacy["weight_grad"] = "im2col"       # config.json of a run from before the rename
+  assert models.create_model(ml_collections.ConfigDict(legacy)).conv_grads == "im2col"
