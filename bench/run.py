@@ -166,7 +166,7 @@ class Table:
 
   def add(self, benchmark, setting, value, unit, compile_s=None, gflop=None, seconds=None,
           times=None, runs=None, compiled_gflop=None):
-    """One row. `gflop`: the model's FLOPs per call (`reference_flops`), the basis of GFLOP/s
+    """One row. `gflop`: the model's FLOPs per call (of `reference_model`), the basis of GFLOP/s
     and % matmul; `compiled_gflop`: what the executable that ran counts (sub-pixel deconvs
     add structural zeros); `seconds`: the median time of one call; `times`: the timed runs
     (their count and spread (max - min) / median go in the table); `runs`: a count without
