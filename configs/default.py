@@ -63,16 +63,42 @@ def get_config():
   config.max_to_keep = 3
   config.init_from = ""             # workdir whose latest checkpoint initialises the model
   config.init_from_groups = ("f1",)  # which parameter groups init_from copies
+  # A missing init_from checkpoint is found before anything slow (drht_jax/preflight.py):
+  # "error" stops in one line naming the command that makes it; "pretrain" (configs/joint.py)
+  # pre-trains f1 in this run instead: an `hdr` stage of `pretrain_fraction` of total_steps
+  # goes first, the config's stages share the rest. The run writes what it did in
+  # `init_from_status` (config.json): "checkpoint DIR step N" or "pretrain: <why>".
+  config.init_from_missing = "error"
+  config.pretrain_fraction = 0.3
+  config.init_from_status = ""      # set by the run, not by you
+  # Bit-reproducible GPU runs: train.py puts XLA's deterministic flags in XLA_FLAGS before JAX
+  # starts (--xla_gpu_deterministic_ops=true --xla_gpu_autotune_level=0: deterministic
+  # reductions, scatters, GEMMs and convolutions, no timing-based kernel choice). Off by
+  # default: it costs GPU speed (bench/run.py --gpu-only measures it); same seed, same digest
+  # then holds on one GPU model + software stack. CPU runs are deterministic either way (a
+  # no-op there, recorded in config.json).
+  config.deterministic = False
 
   config.data = ml_collections.ConfigDict(dict(
       dataset="rendered/small",     # TFDS name[/config]: rendered, city_scene, sun360
       train_split="train",
-      eval_split="test",
+      # rendered: test_64x128 (test scenes area-downsampled to 64x128, the paper's city-scene
+      # protocol) or test_256x512 (whole scenes, its Sun360 protocol); see input_pipeline.
+      eval_split="test_64x128",
       data_dir=placeholder(str),    # TFDS data_dir; None: ~/tensorflow_datasets
       manual_dir=placeholder(str),  # where city_scene / sun360 read the user's copy
       num_workers=0,                # Grain worker processes (0: in the training process)
       worker_buffer_size=2,
       flip=True,
+      # Scene data sets (rendered): each example is a crop of a scene with image_size's aspect
+      # ratio, its side a uniform fraction in crop_scale of the scene's (the whole scene with
+      # probability whole_scene_prob: the test protocol), area-resized to image_size.
+      crop_scale=(0.25, 1.0),
+      whole_scene_prob=0.25,
+      # True: a fresh corruption for every example of every epoch. False (an ablation only):
+      # one corruption per scene, as a data set with corruptions frozen at build time.
+      fresh_corruptions=True,
+      max_train_records=0,          # > 0: train on the first N records (scenes) only
   ))
   config.model = models.default_model_config()
   # Full-size nets on a CPU: convolution gradients by conv.py's im2col path (XLA:CPU's own

@@ -4,10 +4,15 @@ Images are `[..., H, W, 3]` float arrays. Radiance ("HDR") is linear, >= 0 and u
 LDR images are display-encoded in [0, 1]. Every function is pure and jit-able; per-image
 statistics (log-average luminance, percentiles) reduce over the last three axes only, so a
 batch `[B, H, W, 3]` is handled image by image.
+
+The data recipe (exposure normalisation, corruption, ground-truth tone mapping) also has NumPy
+twins at the end of this file (`np_*`): the input pipeline makes examples in Grain workers,
+where no JAX may run. `tests/test_hdr.py` checks that both agree.
 """
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 # Paper Sec. 3.4: alpha, gamma of Eq. 2 and delta of Eq. 3.
 ALPHA = 0.03
@@ -141,7 +146,11 @@ def reinhard_global(radiance, key_value=None, eps=1e-6):
   if key_value is None:
     log_min, log_max, log_avg = jnp.log2(lum_min), jnp.log2(lum_max), jnp.log2(lum_avg)
     span = jnp.maximum(log_max - log_min, 1e-3)
-    key_value = 0.18 * jnp.power(4.0, (2.0 * log_avg - log_min - log_max) / span)
+    # Reinhard's formula assumes Lmin <= Lavg <= Lmax; with percentiles a mostly black image
+    # with a few bright pixels breaks that (a night crop with a lamp: the exponent reached
+    # thousands and the key overflowed). Clipped to [-1, 1]: the key stays in [0.045, 0.72].
+    exponent = jnp.clip((2.0 * log_avg - log_min - log_max) / span, -1.0, 1.0)
+    key_value = 0.18 * jnp.power(4.0, exponent)
   scaled = key_value / lum_avg * lum
   white = jnp.maximum(key_value / lum_avg * lum_max, 1e-3)
   mapped = scaled * (1.0 + scaled / white**2) / (1.0 + scaled)
@@ -200,3 +209,85 @@ def corrupt_ldr(ldr, ev, contrast):
   """
   linear = change_contrast(display_decode(ldr), contrast)
   return quantize_8bit(display_encode(expose(linear, ev)))
+
+
+# --- NumPy twins of the data recipe, for loader workers (no JAX there). Float32 math, same
+# formulas; `tests/test_hdr.py` checks they match the JAX versions above. One image `[H, W, 3]`.
+
+def np_luminance(rgb):
+  # A weighted sum, not `rgb @ w`: no BLAS call (OpenBLAS threads thrash busy loader cores).
+  w = [np.asarray(v, rgb.dtype) for v in REC709]
+  return rgb[..., 0] * w[0] + rgb[..., 1] * w[1] + rgb[..., 2] * w[2]
+
+
+def np_log_average_luminance(radiance, eps=1e-6):
+  """Geometric mean of the luminance of one image (a float)."""
+  return float(np.exp(np.mean(np.log(np_luminance(radiance) + np.float32(eps)),
+                              dtype=np.float64)))
+
+
+def np_normalize_exposure(radiance, key_value=0.18):
+  return radiance * np.float32(key_value / np_log_average_luminance(radiance))
+
+
+def np_change_contrast(radiance, contrast, pivot=0.18):
+  pivot = np.float32(pivot)
+  return pivot * np.power(np.maximum(radiance, 0.0) / pivot, np.float32(contrast))
+
+
+def np_display_encode(linear, gamma=DISPLAY_GAMMA):
+  return np.power(np.clip(linear, 0.0, 1.0), np.float32(1.0 / gamma))
+
+
+def np_apply_crf(x, kind, param):
+  """`apply_crf` for a Python `kind` (0: gamma, 1: sigmoid with sigma 0.6)."""
+  x = np.clip(x, 0.0, 1.0)
+  if int(kind) == 0:
+    return np.power(x, np.float32(1.0 / param))
+  xn = np.power(x, np.float32(param))
+  sn = np.float32(0.6 ** param)
+  return xn / (xn + sn) * (np.float32(1.0) + sn)
+
+
+def np_quantize_8bit(x):
+  return np.round(np.clip(x, 0.0, 1.0) * np.float32(255.0)) / np.float32(255.0)
+
+
+def np_reinhard_global(radiance, eps=1e-6):
+  """`reinhard_global` with the automatic key, for one image."""
+  lum = np_luminance(radiance)
+  lum_avg = np_log_average_luminance(radiance, eps)
+  lum_min, lum_max = (float(v) + eps for v in np.percentile(lum, (1.0, 99.0)))
+  log_min, log_max, log_avg = np.log2(lum_min), np.log2(lum_max), np.log2(lum_avg)
+  span = max(log_max - log_min, 1e-3)
+  exponent = min(max((2.0 * log_avg - log_min - log_max) / span, -1.0), 1.0)  # see reinhard_global
+  key_value = 0.18 * 4.0 ** exponent
+  scale = np.float32(key_value / lum_avg)
+  scaled = scale * lum
+  white = np.float32(max(key_value / lum_avg * lum_max, 1e-3))
+  mapped = scaled * (1.0 + scaled / white**2) / (1.0 + scaled)
+  ratio = mapped / (lum + np.float32(eps))
+  return np.clip(radiance * ratio[..., None], 0.0, 1.0)
+
+
+def np_ground_truth_ldr(radiance):
+  """`ground_truth_ldr` for one image `[H, W, 3]` float32 -> [0, 1] float32."""
+  return np_display_encode(np_reinhard_global(radiance))
+
+
+def np_sample_corruption(rng: np.random.Generator) -> dict:
+  """One example's corruption from a NumPy generator: the distribution of `sample_corruption`
+  (uniform ev, contrast, CRF kind, CRF parameter in the same ranges), Python scalars."""
+  ev = float(rng.uniform(*EV_RANGE))
+  contrast = float(rng.uniform(*CONTRAST_RANGE))
+  kind = int(rng.integers(0, len(CRF_NAMES)))
+  lo, hi = CRF_GAMMA_RANGE if kind == 0 else CRF_SIGMOID_N_RANGE
+  return {"ev": ev, "contrast": contrast, "crf_kind": kind,
+          "crf_param": float(lo + rng.uniform() * (hi - lo))}
+
+
+def np_corrupt_radiance(radiance, ev, contrast, crf_kind, crf_param, quantize=True):
+  """`corrupt_radiance` for one image; `quantize=False` skips the 8-bit rounding (tests)."""
+  scene = np_change_contrast(np_normalize_exposure(radiance), contrast)
+  out = np_apply_crf(np.clip(scene * np.float32(2.0 ** ev), 0.0, 1.0), crf_kind, crf_param)
+  return np_quantize_8bit(out) if quantize else out

@@ -15,8 +15,15 @@ silently padded with grey).
 HDR (`read_hdr` / `write_hdr`): OpenEXR (`.exr`, OpenEXR package) and Radiance RGBE (`.hdr`,
 a small reader/writer here: imageio has no RGBE codec without the FreeImage binary, and its
 `.hdr` writer silently writes a TIFF). Radiance comes back as `[H, W, 3]` float32, finite and
->= 0; a file with NaN/Inf or negative values raises `ImageReadError` saying how many pixels.
-Conversions: a single-channel EXR (e.g. `Y`) -> RGB replicated; an alpha channel is dropped.
+>= 0. Negative values are clamped to 0 and reported as a conversion ("clamped N negative pixels
+to 0", N = pixels with at least one negative channel): lossy EXR compression (DWAA/DWAB, B44)
+routinely rings a little below 0 next to dark edges, and such files are otherwise fine, so
+refusing them would reject many real files for a tiny, harmless error. NaN/Inf are still
+refused (`ImageReadError` naming the file and how many pixels): there is no sensible value to
+put in their place, and they usually mean a broken render or a corrupt file. (RGBE `.hdr`
+cannot store negatives, NaN or Inf, so this only ever concerns EXR.)
+Conversions: a single-channel EXR (e.g. `Y`) -> RGB replicated; an alpha channel is dropped;
+negative values -> 0 (above).
 The Radiance `EXPOSURE=` header is ignored (the data recipe normalises exposure anyway).
 `write_hdr` writes EXR as float32 (or half with `dtype=np.float16`), ZIP-compressed, channels
 R, G, B; or RGBE for `.hdr`. Every writer writes a temporary file next to the target and
@@ -405,28 +412,33 @@ def _write_exr(path: str, radiance: np.ndarray) -> None:
 
 # --- HDR reading and writing.
 
-def _check_radiance_values(path: str, radiance: np.ndarray) -> None:
-  """Raises `ImageReadError` naming how many pixels are NaN, Inf or negative."""
+def _check_radiance_values(path: str, radiance: np.ndarray):
+  """Raises `ImageReadError` naming how many pixels are NaN or Inf; clamps negative values to
+  0. Returns (radiance, conversions): the note "clamped N negative pixels to 0" if N > 0."""
   problems = []
   for what, bad in (("NaN", np.isnan(radiance)), ("Inf", np.isinf(radiance))):
     count = int(np.count_nonzero(bad.any(axis=-1)))
     if count:
       problems.append(f"{count} pixels with {what}")
-  with np.errstate(invalid="ignore"):
-    negative = int(np.count_nonzero((radiance < 0).any(axis=-1)))
-  if negative:
-    problems.append(f"{negative} pixels with negative values")
   if problems:
     total = radiance.shape[0] * radiance.shape[1]
     raise ImageReadError(f"{path}: {', '.join(problems)} (of {total}); radiance must be "
-                         "finite and >= 0")
+                         "finite")
+  negative = radiance < 0
+  count = int(np.count_nonzero(negative.any(axis=-1)))
+  if not count:
+    return radiance, []
+  return np.where(negative, np.float32(0.0), radiance), [f"clamped {count} negative pixels to 0"]
 
 
 def read_hdr_with_conversions(path):
   """Reads `.exr` / `.hdr` -> (`[H, W, 3]` float32 radiance, finite and >= 0, conversions).
 
+  Negative values (lossy EXR compression rings slightly below 0) are clamped to 0 and reported
+  in `conversions` as "clamped N negative pixels to 0" (N: pixels with a negative channel).
   Raises `ImageReadError` if the file is truncated or unreadable, has an unsupported channel
-  layout, or has NaN/Inf/negative values (with their pixel counts); `FileNotFoundError`.
+  layout, or has NaN/Inf values (with their pixel counts; the message starts with the path);
+  `FileNotFoundError`.
   """
   path = os.fspath(path)
   _check_exists(path)
@@ -438,12 +450,13 @@ def read_hdr_with_conversions(path):
     raise ImageReadError(f"{path}: unknown HDR extension (expected one of {HDR_EXTENSIONS})")
   if radiance.shape[0] == 0 or radiance.shape[1] == 0:
     raise ImageReadError(f"{path}: empty image {radiance.shape[:2]}")
-  _check_radiance_values(path, radiance)
-  return radiance, tuple(conversions)
+  radiance, clamped = _check_radiance_values(path, radiance)
+  return radiance, tuple(conversions) + tuple(clamped)
 
 
 def read_hdr(path) -> np.ndarray:
-  """`read_hdr_with_conversions` without the conversions: `[H, W, 3]` float32, finite, >= 0."""
+  """`read_hdr_with_conversions` without the conversions: `[H, W, 3]` float32, finite, >= 0
+  (negative values clamped to 0; NaN/Inf raise `ImageReadError`)."""
   return read_hdr_with_conversions(path)[0]
 
 

@@ -173,13 +173,74 @@ def test_exr_with_two_unrelated_channels_is_refused(tmp_path):
     iu.read_hdr(tmp_path / "uv.exr")
 
 
-@pytest.mark.parametrize("value, word", [(np.nan, "NaN"), (np.inf, "Inf"), (-1.0, "negative")])
+@pytest.mark.parametrize("value, word", [(np.nan, "NaN"), (np.inf, "Inf")])
 def test_invalid_radiance_raises_with_pixel_count(tmp_path, value, word):
   radiance = _radiance()
   radiance[0, 0, 0] = radiance[3, 4, 2] = value
   path = tmp_path / "bad.exr"
   iu.write_hdr(path, radiance, allow_invalid=True)
   with pytest.raises(iu.ImageReadError, match=f"2 pixels with {word}") as info:
+    iu.read_hdr(path)
+  assert str(info.value).startswith(str(path))
+
+
+def _write_exr_raw(path, radiance, compression):
+  header = {"compression": compression, "type": OpenEXR.scanlineimage}
+  channels = {c: np.ascontiguousarray(radiance[..., i]) for i, c in enumerate("RGB")}
+  with OpenEXR.File(header, channels) as exr:
+    exr.write(str(path))
+
+
+def _read_exr_raw(path):
+  with OpenEXR.File(str(path), separate_channels=True) as exr:
+    return np.stack([np.asarray(exr.channels()[c].pixels, np.float32) for c in "RGB"], -1)
+
+
+@pytest.mark.parametrize("compression", ["NO_COMPRESSION", "ZIP_COMPRESSION", "DWAA_COMPRESSION"])
+def test_negative_exr_pixels_are_clamped_and_reported(tmp_path, compression):
+  radiance = _radiance(32, 64)
+  negatives = [(0, 0, 0), (3, 4, 2), (3, 4, 1), (10, 20, 1), (31, 63, 2)]  # 4 pixels
+  for y, x, c in negatives:
+    radiance[y, x, c] = -0.02
+  path = tmp_path / "neg.exr"
+  _write_exr_raw(path, radiance, getattr(OpenEXR, compression))
+  raw = _read_exr_raw(path)  # DWAA is lossy (values move a little; the negatives stay)
+  if compression != "DWAA_COMPRESSION":
+    np.testing.assert_array_equal(raw, radiance)
+  assert int(np.count_nonzero((raw < 0).any(axis=-1))) == 4
+  got, conversions = iu.read_hdr_with_conversions(path)
+  assert conversions == ("clamped 4 negative pixels to 0",)
+  np.testing.assert_array_equal(got, np.maximum(raw, 0.0))
+  assert got.dtype == np.float32 and got.min() == 0.0
+
+
+def test_lossy_dwaa_half_exr_with_ringing_negatives_reads(tmp_path):
+  # DWAA on half channels is lossy: a slightly negative band plus sharp edges, as in real files.
+  rng = np.random.default_rng(1)
+  radiance = np.where(rng.random((64, 64, 1)) < 0.5, 20.0, 0.001) * np.ones(3)
+  radiance[8:12, 8:40] = -0.003
+  path = tmp_path / "dwaa.exr"
+  _write_exr_raw(path, radiance.astype(np.float16), OpenEXR.DWAA_COMPRESSION)
+  raw = _read_exr_raw(path)
+  n_negative = int(np.count_nonzero((raw < 0).any(axis=-1)))
+  assert n_negative >= 1
+  got, conversions = iu.read_hdr_with_conversions(path)
+  assert conversions == (f"clamped {n_negative} negative pixels to 0",)
+  np.testing.assert_array_equal(got, np.maximum(raw, 0.0))
+  np.testing.assert_array_equal(iu.read_hdr(path), got)
+
+
+def test_exr_without_negatives_reports_no_clamping(tmp_path):
+  iu.write_hdr(tmp_path / "ok.exr", _radiance())
+  assert iu.read_hdr_with_conversions(tmp_path / "ok.exr")[1] == ()
+
+
+def test_nan_is_refused_even_with_negatives(tmp_path):
+  radiance = _radiance()
+  radiance[0, 0, 0], radiance[1, 1, 1] = np.nan, -1.0
+  path = tmp_path / "nan_neg.exr"
+  iu.write_hdr(path, radiance, allow_invalid=True)
+  with pytest.raises(iu.ImageReadError, match="1 pixels with NaN") as info:
     iu.read_hdr(path)
   assert str(info.value).startswith(str(path))
 

@@ -1,4 +1,7 @@
-"""The rendered data set: scenes as pure functions of (seed, index), patches, built examples."""
+"""The rendered data set (2.x): scenes as pure functions of (seed, index), stored once, whole,
+as compressed radiance; disjoint train/test scenes; bad and stale data named in one line."""
+
+import os
 
 import numpy as np
 import pytest
@@ -22,45 +25,110 @@ def test_render_gives_finite_nonnegative_radiance_with_a_sky():
   assert np.all(np.isfinite(radiance)) and radiance.min() >= 0 and radiance.max() > 0
 
 
-def test_patches_cover_each_scale_at_the_config_strides():
-  names = [n for n, _ in rendered.patches(np.zeros((256, 512, 3), np.float32),
-                                          ((64, 128), (64, 128), (64, 128)))]
-  assert len(names) == 16 + 4 + 1 and len(set(names)) == len(names)
-  full = [c for c in rendered.Rendered.BUILDER_CONFIGS if c.name == "full"][0]
-  assert len(list(rendered.patches(np.zeros((256, 512, 3)), full.strides))) == 169 + 25 + 1
+def test_radiance_codec_round_trip_error_is_below_half_a_code_step():
+  rng = np.random.default_rng(0)
+  radiance = np.exp2(rng.uniform(-30, 30, size=(32, 64, 3))).astype(np.float32)
+  radiance[0, 0] = 0.0
+  back = common.decode_radiance(common.encode_radiance(radiance), radiance.shape)
+  assert back.dtype == np.float32 and back[0, 0].tolist() == [0.0, 0.0, 0.0]
+  rel = np.abs(back[1:] - radiance[1:]) / radiance[1:]
+  bound = 2.0 ** (0.5 / common.STEPS_PER_STOP) - 1   # 1.4e-3
+  assert rel.max() <= bound * 1.001 and rel.mean() < 0.6 * bound
 
 
-def test_downsample_averages_blocks():
+def test_area_resize_is_block_mean_or_exact_box_weights():
   image = np.arange(16, dtype=np.float32).reshape(4, 4, 1)
-  np.testing.assert_array_equal(rendered.downsample(image, 2)[..., 0],
+  np.testing.assert_array_equal(common.area_resize(image, 2, 2)[..., 0],
                                 [[2.5, 4.5], [10.5, 12.5]])
+  rng = np.random.default_rng(0)
+  image = rng.uniform(size=(30, 50, 3)).astype(np.float32)
+  out = common.area_resize(image, 8, 16)                 # non-integer factors 3.75, 3.125
+  assert out.shape == (8, 16, 3)
+  np.testing.assert_allclose(out.mean(axis=(0, 1)), image.mean(axis=(0, 1)), rtol=1e-5)
+  np.testing.assert_allclose(common.area_resize(np.ones((30, 50, 3), np.float32), 8, 16), 1.0,
+                             rtol=1e-6)
+  ramp = np.tile(np.arange(12, dtype=np.float32)[None, :, None], (6, 1, 1))
+  # Fractional weights agree with the block mean where both apply (12 -> 4 and 12 -> 5).
+  np.testing.assert_allclose(common.area_resize(ramp, 6, 4)[0, :, 0], [1, 4, 7, 10])
+  np.testing.assert_allclose(common.area_resize(ramp, 3, 5)[0, :, 0],
+                             [(0 + 1 + 0.4 * 2) / 2.4, (0.6 * 2 + 3 + 0.8 * 4) / 2.4,
+                              (0.2 * 4 + 5 + 6 + 0.2 * 7) / 2.4,
+                              (0.8 * 7 + 8 + 0.6 * 9) / 2.4, (0.4 * 9 + 10 + 11) / 2.4],
+                             rtol=1e-5)
 
 
-def test_tiny_build_has_disjoint_splits_and_valid_examples(tiny_data_dir):
+def test_no_config_has_a_test_scene_among_its_train_scenes():
+  for cfg in rendered.Rendered.BUILDER_CONFIGS:
+    train = set(rendered.scene_indices(cfg, "train"))
+    test = set(rendered.scene_indices(cfg, "test"))
+    assert len(train) == cfg.num_train_scenes and len(test) == cfg.num_test_scenes
+    assert not train & test and min(test) >= rendered.TEST_INDEX_OFFSET
+  full = [c for c in rendered.Rendered.BUILDER_CONFIGS if c.name == "full"][0]
+  assert full.num_train_scenes >= 200 and full.num_test_scenes >= 40
+
+
+def test_tiny_build_holds_whole_scenes_with_disjoint_ids(tiny_data_dir):
   builder = input_pipeline.get_builder("rendered/tiny", tiny_data_dir)
+  assert str(builder.version) == "2.0.0"
+  assert os.listdir(os.path.dirname(builder.data_dir)) == ["2.0.0"]   # no incomplete.* left
   train, test = builder.as_data_source("train"), builder.as_data_source("test")
-  assert len(train) == 15 and len(test) == 1
-  train_scenes = {train[i]["id"].decode().split("-")[0] for i in range(len(train))}
-  assert test[0]["id"].decode() not in train_scenes
-  example = train[0]
-  assert example["hdr"].shape == (64, 128, 3) and example["ldr"].dtype == np.uint8
-  assert np.all(np.isfinite(example["hdr"]))
-  assert -6.0 <= example["ev"] <= 3.0 and 0.7 <= example["contrast"] <= 1.4
+  assert len(train) == 3 and len(test) == 2
+  train_ids = {train[i]["id"].decode() for i in range(len(train))}
+  test_ids = {test[i]["id"].decode() for i in range(len(test))}
+  assert len(train_ids) == 3 and len(test_ids) == 2 and not train_ids & test_ids
+  assert all(int(i[len("scene"):]) >= rendered.TEST_INDEX_OFFSET for i in test_ids)
+  record = train[0]
+  assert record["codec"].decode() == common.SCENE_CODEC
+  radiance = common.decode_radiance(record["radiance"], (record["height"], record["width"], 3))
+  assert radiance.shape == (128, 256, 3) and np.all(np.isfinite(radiance))
+  assert radiance.min() >= 0 and radiance.max() > 0
 
 
-def test_example_corruption_is_a_function_of_seed_and_id():
-  radiance = np.random.default_rng(0).gamma(1.0, 0.2, size=(8, 16, 3)).astype(np.float32)
-  a = common.make_hdr_example(radiance, 0, "scene1-s0-y0-x0")
-  b = common.make_hdr_example(radiance, 0, "scene1-s0-y0-x0")
-  c = common.make_hdr_example(radiance, 0, "scene1-s0-y0-x128")
-  np.testing.assert_array_equal(a["ldr"], b["ldr"])
-  assert a["ev"] != c["ev"]
-  np.testing.assert_allclose(np.exp(np.mean(np.log(
-      a["hdr"] @ np.array([0.2126, 0.7152, 0.0722], np.float32) + 1e-6))), 0.18, rtol=1e-3)
-
-
-def test_hdr_example_with_nan_is_refused():
+def test_scene_record_with_nan_is_refused():
   radiance = np.ones((4, 4, 3), np.float32)
   radiance[0, 0, 0] = np.nan
   with pytest.raises(ValueError, match="NaN"):
-    common.make_hdr_example(radiance, 0, "bad")
+    common.make_scene_record(radiance, "bad")
+
+
+def test_corrupt_scene_record_is_a_one_line_data_error():
+  record = common.make_scene_record(np.ones((4, 8, 3), np.float32), "scene5")
+  for bad in (b"not lzma at all", record["radiance"][:-10],
+              common.encode_radiance(np.ones((4, 4, 3), np.float32))):
+    with pytest.raises(common.DataError, match="scene record scene5 is corrupt") as info:
+      input_pipeline.scene_codes(dict(record, radiance=bad), "rendered/x:train (/data)")
+    assert "\n" not in str(info.value) and "/data" in str(info.value)
+
+
+def test_half_written_build_is_not_read_as_complete(tmp_path):
+  # TFDS writes into `incomplete.XXXXXX_<version>` and renames it when every split is done.
+  builder = input_pipeline.get_builder("rendered/tiny", str(tmp_path))
+  partial = os.path.join(os.path.dirname(builder.data_dir), f"incomplete.ABCDEF_{builder.version}")
+  os.makedirs(partial)
+  open(os.path.join(partial, "dataset_info.json"), "w").write("{}")
+  assert not builder.is_prepared()
+
+
+def test_stale_version_on_disk_says_what_to_run(tmp_path):
+  old = tmp_path / "rendered" / "tiny" / "1.0.0"
+  old.mkdir(parents=True)
+  (old / "dataset_info.json").write_text("{}")
+  with pytest.raises(common.DataError, match="only version 1.0.0") as info:
+    input_pipeline.prepare("rendered/tiny", str(tmp_path))
+  message = str(info.value)
+  assert "\n" not in message and str(old.parent) in message
+  assert "python -m drht_jax.input_pipeline --dataset=rendered/tiny --prepare" in message
+
+
+def test_unknown_version_is_a_data_error():
+  with pytest.raises(common.DataError, match="rendered/tiny"):
+    input_pipeline.get_builder("rendered/tiny:1.0.0")
+
+
+def test_black_scenes_are_left_out():
+  from datasets.rendered import rendered  # pylint: disable=g-import-not-at-top
+  black = np.zeros((32, 64, 3), np.float32)
+  night = np.full((32, 64, 3), 1e-4, np.float32)
+  night[:2, :2] = 100.0
+  assert rendered.is_degenerate(black)
+  assert not rendered.is_degenerate(night)

@@ -1,5 +1,6 @@
 """Tiny two-stage run for tests: 8 steps (hdr 4, joint 4 with hierarchical supervision) of a
-1/8-width DRHT on 32x64 crops of `rendered/tiny`. Pass `--config.data.data_dir=`."""
+1/8-width DRHT on 32x64 examples made online from `rendered/tiny`'s 128x256 scenes (random
+crops at scales 1/4 to 1, fresh corruptions). Pass `--config.data.data_dir=`."""
 
 import ml_collections
 
@@ -19,6 +20,7 @@ def get_config():
   config.max_to_keep = 10
   config.model.width = 0.125
   config.data.dataset = "rendered/tiny"
+  config.data.eval_split = "test_64x128"  # tiny's test scenes, area-downsampled 2x
   config.optimizer.learning_rate = 1e-3
   config.optimizer.phase2_learning_rate = 1e-4
   sup = default.hierarchical_supervision()

@@ -5,8 +5,9 @@ schema: centre-cropped to the 1:2 aspect of an equirectangular panorama if it is
 area-averaged to 64x128 (`imageio_utils.resize_area`), then exposure-normalised, corrupted and
 tone-mapped by `make_hdr_example` with the builder's fixed `SEED` and the file's path relative
 to `<manual_dir>/city_scene` (e.g. `train/0001.exr`) as the example id, so a rebuild gives the
-same bytes. Single-channel HDRs are replicated to RGB. Unreadable or truncated files, and files
-with NaN/Inf/negative or all-zero radiance, are skipped: each is logged (WARNING) with its path
+same bytes. Single-channel HDRs are replicated to RGB; slightly negative pixels (lossy EXR
+compression) are clamped to 0 and counted as a conversion. Unreadable or truncated files, and
+files with NaN/Inf or all-zero radiance, are skipped: each is logged (WARNING) with its path
 and reason, and each split ends with a count; `builder.skipped[split]` lists
 `(relative_path, reason)` after a build.
 """
