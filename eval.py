@@ -10,9 +10,11 @@
   corrects photos of any size (JPEG in -> JPEG out, PNG in -> 8-bit PNG out, same base name;
   --save-hdr adds f1's HDR estimate as <name>.exr). Exit code 0 if every image succeeded, 1 if
   any failed (named on stderr), 2 if --input matched nothing.
+
+Logs warnings only; `--verbosity=0` adds INFO (Orbax's checkpoint reads), `--verbosity=1` DEBUG.
 """
 
-from absl import app, flags
+from absl import app, flags, logging
 
 flags.DEFINE_string("workdir", None, "Training workdir (checkpoints/ and config.json).")
 flags.DEFINE_integer("step", None, "Checkpoint step (default: the latest).")
@@ -35,6 +37,8 @@ flags.mark_flag_as_required("workdir")
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  if not flags.FLAGS["verbosity"].present:  # warnings only; --verbosity=0 (INFO) or 1 for more
+    logging.set_verbosity(logging.WARNING)  # (Orbax logs its handlers and reads at INFO)
   from drht_jax import allocator  # pylint: disable=g-import-not-at-top
   allocator.keep_freed_memory()   # before the first JAX computation; see allocator.py
   from drht_jax import evaluate  # pylint: disable=g-import-not-at-top

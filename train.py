@@ -44,16 +44,20 @@ _WORKDIR = flags.DEFINE_string("workdir", None, "Run directory (default: runs/<c
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  config = _CONFIG.value
+  from drht_jax import preflight  # pylint: disable=g-import-not-at-top
+  preflight.apply_xla_flags(config)  # config.deterministic: XLA reads them when it starts
   from drht_jax import allocator  # pylint: disable=g-import-not-at-top
   allocator.keep_freed_memory()   # before the first JAX computation; see allocator.py
   from drht_jax import train_lib  # pylint: disable=g-import-not-at-top
   if not flags.FLAGS["verbosity"].present:  # Orbax logs every file it writes at INFO
     logging.set_verbosity(logging.WARNING)
-  config = _CONFIG.value
   train_lib.initialize_distributed(config)
   workdir = _WORKDIR.value or os.path.join("runs", _NAME or "default")
   try:
     summary = train_lib.train_and_evaluate(config, workdir)
+  except preflight.SetupError as e:  # something the run needs is missing: one line, exit 1
+    preflight.fail(e)
   except train_lib.NonFiniteLossError as e:
     sys.exit(f"train.py: {e}")
   if summary:

@@ -4,6 +4,8 @@
     python bench/run.py --quick              # same code paths, tiny settings, < ~90 s (CI)
     python bench/run.py --only=matmul,infer  # a subset: matmul, train, infer, loader
     python bench/run.py --quick --no-append  # print only, RESULTS.md untouched
+    python bench/run.py --gpu-only           # GPU-sized rows only, within --budget_s (GPU)
+    python bench/run.py --gpu-only --quick   # the same code paths at tiny sizes (any device)
 
 Rows:
   matmul  float32 `jnp.dot` of two n x n matrices (jitted), GFLOP/s = 2 n^3 / median time: the
@@ -22,6 +24,19 @@ Rows:
           array_record files) per worker count, and its ratio to the joint step's images/s.
   memory  peak host RSS of this process (`ru_maxrss`) and of its largest finished child
           (Grain workers); peak device memory where the device reports it (GPUs).
+  gpu     (`--gpu-only`, or `--only=gpu` on a GPU) GPU-sized rows in priority order, each
+          skipped once the `--budget_s` would be overrun: `joint` training at 64x128 batch 128
+          and 256x512 batch 16, `model.apply` inference at 256x512 batch 8, each in float32 and
+          bfloat16 (`model.dtype`: float32 parameters, bfloat16 compute); the 64x128 float32
+          step again with `config.deterministic` (a child process: XLA reads its flags at
+          start-up) and with `conv_grads=im2col`; a bfloat16 matmul row for `% matmul` of the
+          bfloat16 rows. Memory per row: XLA's `memory_analysis()` of the executable
+          (arguments + outputs + temporaries) and the device's `peak_bytes_in_use` so far.
+
+GFLOP/call: XLA's cost analysis of the plain formulation when the backend gives one (CPU);
+otherwise (CUDA gives none for these steps) the analytic count of the convolutions
+(`models.forward_flops` / `models.train_flops`, within 2% of XLA's CPU count, tested), and
+the setting says `analytic FLOPs`.
 
 The last stdout line is one JSON object of headline figures (keys listed in bench/README.md).
 Full mode turns JAX's persistent compilation cache off so compile times are real; quick mode
@@ -59,10 +74,11 @@ from drht_jax import allocator  # pylint: disable=g-import-not-at-top,wrong-impo
 from drht_jax import inference  # pylint: disable=g-import-not-at-top,wrong-import-position
 from drht_jax import input_pipeline  # pylint: disable=g-import-not-at-top,wrong-import-position
 from drht_jax import models  # pylint: disable=g-import-not-at-top,wrong-import-position
+from drht_jax import preflight  # pylint: disable=g-import-not-at-top,wrong-import-position
 from drht_jax import train_lib  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 RESULTS = os.path.join(REPO, "bench", "RESULTS.md")
-SECTIONS = ("matmul", "train", "infer", "loader")
+SECTIONS = ("matmul", "train", "infer", "loader", "gpu")
 
 # Benchmark settings. train / loader: ((H, W), global batch); loader adds the split to crop
 # from (rendered/small's `train` patches are 64x128; its `test` images are 256x512 whole).
@@ -83,6 +99,28 @@ QUICK = dict(
     loader=(((64, 128), 2, "train"),), loader_workers=(0,),
     loader_examples=16,
 )
+# GPU rows: (kind, stage, (H, W), batch, dtype, variant) in priority order; `variant`:
+# None (the config's conv_grads from `gpu_conv_grads`), "deterministic" (a child process with
+# config.deterministic) or "im2col" (conv_grads=im2col).
+GPU_ROWS = (
+    ("train", "joint", (64, 128), 128, "float32", None),
+    ("train", "joint", (64, 128), 128, "bfloat16", None),
+    ("train", "joint", (64, 128), 128, "float32", "deterministic"),
+    ("infer", "joint", (256, 512), 8, "float32", None),
+    ("infer", "joint", (256, 512), 8, "bfloat16", None),
+    ("train", "joint", (256, 512), 16, "float32", None),
+    ("train", "joint", (256, 512), 16, "bfloat16", None),
+    ("train", "joint", (64, 128), 128, "bfloat16", "deterministic"),
+    ("train", "joint", (64, 128), 128, "float32", "im2col"),
+)
+# budget_s: no row starts once the elapsed time plus 1.25x the longest row so far would pass
+# it (the first rows always run); ~130 s of rows + start-up fit an H200 in under 3 minutes.
+GPU_FULL = dict(width=1.0, warmup_steps=3, timed_steps=10, infer_reps=10, matmul_n=8192,
+                matmul_reps=10, tiny=False, budget_s=130.0)
+# The same rows at tiny sizes (sides / 4 but at least 32x64, batches / 16, width 0.125): what
+# the tests run on a CPU.
+GPU_QUICK = dict(width=0.125, warmup_steps=1, timed_steps=2, infer_reps=2, matmul_n=256,
+                 matmul_reps=2, tiny=True, budget_s=600.0)
 GIB = 1024.0 ** 3
 
 
@@ -151,6 +189,29 @@ def device_peak_gib():
   return stats["peak_bytes_in_use"] / GIB
 
 
+def executable_gib(compiled):
+  """Device memory one call of an AOT-compiled function needs (XLA's `memory_analysis()`:
+  arguments + outputs - donated aliases + temporaries), GiB; None where not reported."""
+  try:
+    m = compiled.memory_analysis()
+  except Exception:  # pylint: disable=broad-except  (backends without it raise)
+    return None
+  if m is None:
+    return None
+  total = (m.argument_size_in_bytes + m.output_size_in_bytes - m.alias_size_in_bytes
+           + m.temp_size_in_bytes)
+  return total / GIB
+
+
+def model_gflop(lowered, analytic_flops):
+  """(GFLOP, source): XLA's cost analysis of `lowered` when it gives one, else the analytic
+  count of the convolutions (CUDA's cost analysis of these steps comes back empty)."""
+  flops = cost_flops(lowered)
+  if np.isfinite(flops) and flops > 0:
+    return flops / 1e9, "xla"
+  return analytic_flops / 1e9, "analytic"
+
+
 # --- Rows -----------------------------------------------------------------------------------
 
 
@@ -158,27 +219,36 @@ class Table:
   """Rows of the result table, plus the headline figures of the final JSON line."""
 
   COLUMNS = ("benchmark", "setting", "median", "unit", "compile s", "GFLOP/call", "GFLOP/s",
-             "% matmul", "compiled GFLOP", "runs", "spread %")
+             "% matmul", "compiled GFLOP", "runs", "spread %", "device GiB")
 
   def __init__(self):
     self.rows, self.headline, self.notes = [], {}, []
-    self.matmul_gflops = None
+    self.matmul = {}  # dtype name -> the matmul row's GFLOP/s
+
+  @property
+  def matmul_gflops(self):
+    return self.matmul.get("float32")
+
+  @matmul_gflops.setter
+  def matmul_gflops(self, value):
+    self.matmul["float32"] = value
 
   def add(self, benchmark, setting, value, unit, compile_s=None, gflop=None, seconds=None,
-          times=None, runs=None, compiled_gflop=None):
+          times=None, runs=None, compiled_gflop=None, memory_gib=None, dtype="float32"):
     """One row. `gflop`: the model's FLOPs per call (of `reference_model`), the basis of GFLOP/s
-    and % matmul; `compiled_gflop`: what the executable that ran counts (sub-pixel deconvs
-    add structural zeros); `seconds`: the median time of one call; `times`: the timed runs
-    (their count and spread (max - min) / median go in the table); `runs`: a count without
-    a spread."""
+    and % matmul (of the matmul row of `dtype`); `compiled_gflop`: what the executable that
+    ran counts (sub-pixel deconvs add structural zeros); `seconds`: the median time of one
+    call; `times`: the timed runs (their count and spread (max - min) / median go in the
+    table); `runs`: a count without a spread; `memory_gib`: device memory of the
+    executable (`executable_gib`)."""
     gflops = gflop / seconds if gflop is not None and seconds else None
-    pct = (100.0 * gflops / self.matmul_gflops
-           if gflops is not None and self.matmul_gflops else None)
+    reference = self.matmul.get(dtype)
+    pct = 100.0 * gflops / reference if gflops is not None and reference else None
     runs = len(times) if times else runs
     spread = (100.0 * (max(times) - min(times)) / statistics.median(times)
               if times and len(times) > 1 else None)
     self.rows.append((benchmark, setting, value, unit, compile_s, gflop, gflops, pct,
-                      compiled_gflop, runs, spread))
+                      compiled_gflop, runs, spread, memory_gib))
     print(f"  {benchmark} {setting}: {_fmt(value)} {unit}"
           + (f" (compile {compile_s:.1f} s)" if compile_s is not None else "")
           + (f", {gflops:.2f} GFLOP/s" if gflops is not None else "")
@@ -193,7 +263,7 @@ class Table:
       runs = row[9]
       cells = [row[0], row[1], _fmt(row[2]), row[3], _fmt(row[4], 1), _fmt(row[5]),
                _fmt(row[6]), _fmt(row[7], 1), _fmt(row[8]), "" if runs is None else str(runs),
-               _fmt(row[10], 0)]
+               _fmt(row[10], 0), _fmt(row[11])]
       lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -215,20 +285,22 @@ def _fmt(value, digits=None):
   return f"{value:.3g}"
 
 
-def bench_matmul(table: Table, settings):
+def bench_matmul(table: Table, settings, dtype="float32"):
+  """`% matmul` reference of `dtype`'s rows (float32: the default precision of `jnp.dot`)."""
   n, reps = settings["matmul_n"], settings["matmul_reps"]
   rng = np.random.default_rng(0)
-  a = jnp.asarray(rng.standard_normal((n, n), np.float32))
-  b = jnp.asarray(rng.standard_normal((n, n), np.float32))
+  a = jnp.asarray(rng.standard_normal((n, n), np.float32), dtype)
+  b = jnp.asarray(rng.standard_normal((n, n), np.float32), dtype)
   t0 = time.perf_counter()
   dot = jax.jit(jnp.dot).lower(a, b).compile()
   compile_s = time.perf_counter() - t0
   seconds, times = timed(lambda: dot(a, b).block_until_ready(), reps)
   gflop = 2.0 * n ** 3 / 1e9
-  table.matmul_gflops = gflop / seconds
-  table.add("matmul", f"float32 {n}x{n}", gflop / seconds, "GFLOP/s", compile_s, gflop,
-            seconds, times)
-  table.headline["matmul_gflops"] = gflop / seconds
+  table.matmul[dtype] = gflop / seconds
+  table.add("matmul", f"{dtype} {n}x{n}", gflop / seconds, "GFLOP/s", compile_s, gflop,
+            seconds, times, dtype=dtype)
+  table.headline["matmul_gflops" if dtype == "float32" else f"matmul_{dtype}_gflops"] = (
+      gflop / seconds)
 
 
 def bench_config(stage_name: str, settings, image_size, batch_size):
@@ -291,70 +363,98 @@ class Models:
     return self._cache[key]
 
 
+def train_row(table: Table, settings, cache: Models, config, label: str):
+  """Times one training step of `config` (its only stage), adds the row `label`.
+  -> dict(img_s, pct_matmul, compile_s, gib)."""
+  stage_name = config.stage_order[0]
+  image_size, batch_size = tuple(config.image_size), config.batch_size
+  plan = train_lib.plan_stages(config)
+  _, host_state, _ = cache.get(config, table)
+  model = models.create_model(config.model, axis_name=train_lib.AXIS)
+  tx = train_lib.stage_optimizer(config, plan[0], host_state.params)
+  state = flax.jax_utils.replicate(host_state.replace(opt_state=tx.init(host_state.params)))
+  batches = synthetic_batches(batch_size, image_size)
+  p_step = train_lib.make_p_train_step(model, tx, plan[0])
+  t0 = time.perf_counter()
+  step = p_step.lower(state, batches[0]).compile()
+  compile_s = time.perf_counter() - t0
+  compiled_gflop = cost_flops(step) / 1e9
+  reference_step = train_lib.make_p_train_step(
+      reference_model(config.model, train_lib.AXIS), tx, plan[0])
+  gflop, source = model_gflop(
+      reference_step.lower(state, batches[0]),
+      models.train_flops(config.model, image_size, batch_size, stage_name))
+  holder = {"state": state, "i": 0}
+
+  def run_step():
+    holder["state"], out = step(holder["state"], batches[holder["i"] % len(batches)])
+    holder["i"] += 1
+    jax.block_until_ready((holder["state"], out))
+    if not np.isfinite(float(out["loss"][0])):
+      raise FloatingPointError(f"bench/run.py: {stage_name} step loss is not finite")
+
+  seconds, times = timed(run_step, settings["timed_steps"], settings["warmup_steps"])
+  del holder, state
+  images_s = batch_size / seconds
+  gib = executable_gib(step)
+  _, pct = table.add(f"train {stage_name}", label + _source_note(source), images_s, "img/s",
+                     compile_s, gflop, seconds, times, compiled_gflop=compiled_gflop,
+                     memory_gib=gib, dtype=config.model.dtype)
+  gc.collect()
+  return {"img_s": images_s, "pct_matmul": pct, "compile_s": compile_s, "gib": gib}
+
+
 def bench_train(table: Table, settings, cache: Models):
   for image_size, batch_size in settings["train"]:
     for stage_name in ("hdr", "joint"):
       config = bench_config(stage_name, settings, image_size, batch_size)
-      plan = train_lib.plan_stages(config)
-      model, host_state, _ = cache.get(config, table)
-      tx = train_lib.stage_optimizer(config, plan[0], host_state.params)
-      state = flax.jax_utils.replicate(host_state.replace(opt_state=tx.init(host_state.params)))
-      batches = synthetic_batches(batch_size, image_size)
-      p_step = train_lib.make_p_train_step(model, tx, plan[0])
-      t0 = time.perf_counter()
-      step = p_step.lower(state, batches[0]).compile()
-      compile_s = time.perf_counter() - t0
-      compiled_gflop = cost_flops(step) / 1e9
-      reference_step = train_lib.make_p_train_step(
-          reference_model(config.model, train_lib.AXIS), tx, plan[0])
-      gflop = cost_flops(reference_step.lower(state, batches[0])) / 1e9
-      holder = {"state": state, "i": 0}
-
-      def run_step():
-        holder["state"], out = step(holder["state"], batches[holder["i"] % len(batches)])
-        holder["i"] += 1
-        jax.block_until_ready((holder["state"], out))
-        if not np.isfinite(float(out["loss"][0])):
-          raise FloatingPointError(f"bench/run.py: {stage_name} step loss is not finite")
-
-      seconds, times = timed(run_step, settings["timed_steps"], settings["warmup_steps"])
-      del holder, state
       name = f"{image_size[0]}x{image_size[1]}"
-      images_s = batch_size / seconds
-      _, pct = table.add(f"train {stage_name}", f"{name} batch {batch_size} width "
-                         f"{settings['width']}", images_s, "img/s", compile_s, gflop, seconds,
-                         times, compiled_gflop=compiled_gflop)
-      table.headline[f"train_{stage_name}_{name}_img_s"] = images_s
-      table.headline[f"train_{stage_name}_{name}_compile_s"] = compile_s
-      if pct is not None:
-        table.headline[f"train_{stage_name}_{name}_pct_matmul"] = pct
-      gc.collect()
+      row = train_row(table, settings, cache, config,
+                      f"{name} batch {batch_size} width {settings['width']}")
+      table.headline[f"train_{stage_name}_{name}_img_s"] = row["img_s"]
+      table.headline[f"train_{stage_name}_{name}_compile_s"] = row["compile_s"]
+      if row["pct_matmul"] is not None:
+        table.headline[f"train_{stage_name}_{name}_pct_matmul"] = row["pct_matmul"]
 
 
-def bench_infer(table: Table, settings, cache: Models):
-  config = bench_config("joint", settings, settings["infer_size"], 1)
+def infer_row(table: Table, settings, cache: Models, config, batch: int, reps: int,
+              label: str):
+  """Times eval-mode `model.apply` on `batch` images of `config.image_size`, adds the row
+  `label` (ms per image). -> dict(ms, pct_matmul, compile_s, gib)."""
   _, host_state, _ = cache.get(config, table)
   model = models.create_model(config.model)
   variables = {"params": host_state.params, "batch_stats": host_state.batch_stats}
-  height, width = settings["infer_size"]
-  x = jnp.asarray(np.random.default_rng(1).uniform(0, 1, (1, height, width, 3)), jnp.float32)
+  height, width = config.image_size
+  x = jnp.asarray(np.random.default_rng(1).uniform(0, 1, (batch, height, width, 3)),
+                  jnp.float32)
   forward = jax.jit(lambda v, ldr: model.apply(v, ldr, train=False))
   t0 = time.perf_counter()
   compiled = forward.lower(variables, x).compile()
   compile_s = time.perf_counter() - t0
   compiled_gflop = cost_flops(compiled) / 1e9
   reference = reference_model(config.model)
-  gflop = cost_flops(jax.jit(lambda v, ldr: reference.apply(v, ldr, train=False))
-                     .lower(variables, x)) / 1e9
-  seconds, times = timed(lambda: jax.block_until_ready(compiled(variables, x)),
-                         settings["infer_reps"])
+  gflop, source = model_gflop(
+      jax.jit(lambda v, ldr: reference.apply(v, ldr, train=False)).lower(variables, x),
+      models.forward_flops(config.model, (height, width), batch))
+  seconds, times = timed(lambda: jax.block_until_ready(compiled(variables, x)), reps)
+  gib = executable_gib(compiled)
+  _, pct = table.add("infer apply", label + _source_note(source), seconds * 1e3 / batch,
+                     "ms/img", compile_s, gflop, seconds, times,
+                     compiled_gflop=compiled_gflop, memory_gib=gib, dtype=config.model.dtype)
+  return {"ms": seconds * 1e3 / batch, "pct_matmul": pct, "compile_s": compile_s, "gib": gib,
+          "model": model, "variables": variables}
+
+
+def bench_infer(table: Table, settings, cache: Models):
+  config = bench_config("joint", settings, settings["infer_size"], 1)
+  height, width = settings["infer_size"]
   name = f"{height}x{width}"
-  _, pct = table.add("infer apply", f"{name} batch 1 width {settings['width']}",
-                     seconds * 1e3, "ms/img", compile_s, gflop, seconds, times,
-                     compiled_gflop=compiled_gflop)
-  table.headline[f"infer_{name}_ms"] = seconds * 1e3
-  if pct is not None:
-    table.headline[f"infer_{name}_pct_matmul"] = pct
+  row = infer_row(table, settings, cache, config, 1, settings["infer_reps"],
+                  f"{name} batch 1 width {settings['width']}")
+  model, variables = row["model"], row["variables"]
+  table.headline[f"infer_{name}_ms"] = row["ms"]
+  if row["pct_matmul"] is not None:
+    table.headline[f"infer_{name}_pct_matmul"] = row["pct_matmul"]
 
   for label, (h, w) in settings["photos"]:
     photo = np.random.default_rng(2).uniform(0, 1, (h, w, 3)).astype(np.float32)
@@ -373,6 +473,116 @@ def bench_infer(table: Table, settings, cache: Models):
     table.headline[f"infer_{label}_s"] = seconds
     inference.clear_cache()
     gc.collect()
+
+
+def gpu_row_id(row) -> str:
+  kind, stage, (h, w), batch, dtype, variant = row
+  return f"{kind}_{stage}_{h}x{w}_b{batch}_{dtype}" + (f"_{variant}" if variant else "")
+
+
+def gpu_row_settings(row, settings):
+  """(image size, batch) of a GPU row under `settings` (tiny ones in quick mode)."""
+  _, _, (h, w), batch, _, _ = row
+  if settings["tiny"]:
+    h, w = max(32, h // 4 // 32 * 32), max(64, w // 4 // 32 * 32)
+    batch = max(1, batch // 16)
+  return (h, w), batch
+
+
+def run_gpu_row(table: Table, settings, cache: Models, row, conv_grads: str, quick: bool):
+  """One GPU row; headline keys `gpu_<row id>_*`. The deterministic variant runs in a child
+  process (XLA reads XLA_FLAGS once, when the backend starts)."""
+  kind, stage, _, _, dtype, variant = row
+  size, batch = gpu_row_settings(row, settings)
+  key = "gpu_" + gpu_row_id(row)
+  label = (f"{size[0]}x{size[1]} batch {batch} width {settings['width']} {dtype}"
+           + (f" {variant}" if variant else "")
+           + f" conv_grads={'im2col' if variant == 'im2col' else conv_grads}")
+  if variant == "deterministic":
+    child = [sys.executable, os.path.abspath(__file__), "--gpu-only", "--no-append",
+             f"--child_row={gpu_row_id(row)}", "--deterministic", f"--gpu_conv_grads={conv_grads}"]
+    # This process holds JAX's default GPU preallocation (75% of the memory): the child
+    # allocates as it goes, in what is left.
+    env = {**os.environ, "XLA_PYTHON_CLIENT_PREALLOCATE": "false"}
+    result = subprocess.run(child + (["--quick"] if quick else []), capture_output=True,
+                            text=True, timeout=600, check=False, env=env)
+    if result.returncode != 0:
+      table.add(f"{kind} {stage}", label + " (child process failed: "
+                + " ".join(result.stderr.strip().splitlines()[-1:])[:200] + ")", "failed", "")
+      return
+    child_headline = json.loads(result.stdout.strip().splitlines()[-1])
+    img_s = child_headline[key + "_img_s"]
+    table.add(f"{kind} {stage}", label + " (child process, config.deterministic: XLA_FLAGS "
+              + " ".join(preflight.DETERMINISTIC_XLA_FLAGS) + ")", img_s, "img/s",
+              child_headline.get(key + "_compile_s"), runs=settings["timed_steps"],
+              memory_gib=child_headline.get(key + "_gib"))
+    table.headline[key + "_img_s"] = img_s
+    plain = table.headline.get("gpu_" + gpu_row_id(row[:5] + (None,)) + "_img_s")
+    if plain:
+      table.headline[key + "_cost"] = plain / img_s  # > 1: slower by this factor
+    return
+  config = bench_config(stage, settings, size, batch)
+  config.model.dtype = dtype
+  config.model.conv_grads = "im2col" if variant == "im2col" else conv_grads
+  if kind == "train":
+    out = train_row(table, settings, cache, config, label)
+    table.headline[key + "_img_s"] = out["img_s"]
+  else:
+    out = infer_row(table, settings, cache, config, batch, settings["infer_reps"], label)
+    table.headline[key + "_ms"] = out["ms"]
+  table.headline[key + "_compile_s"] = out["compile_s"]
+  if out["pct_matmul"] is not None:
+    table.headline[key + "_pct_matmul"] = out["pct_matmul"]
+  if out["gib"] is not None:
+    table.headline[key + "_gib"] = out["gib"]
+  peak = device_peak_gib()
+  if peak is not None:
+    table.headline[key + "_device_peak_gib"] = peak  # the process's peak so far
+  gc.collect()
+
+
+def bench_gpu(table: Table, cache: Models, args):
+  """GPU_ROWS (those named by --gpu_rows, default all) in order within the time budget
+  (module doc), counted from this call."""
+  t_start = time.perf_counter()
+  settings = dict(GPU_QUICK if args.quick else GPU_FULL)
+  if args.steps is not None:
+    settings["timed_steps"] = max(1, args.steps)
+  if args.child_row:
+    rows = [r for r in GPU_ROWS if gpu_row_id(r) == args.child_row]
+    if not rows:
+      raise SystemExit(f"bench/run.py: unknown --child_row {args.child_row}")
+    run_gpu_row(table, settings, cache, rows[0][:5] + (None,), args.gpu_conv_grads,
+                args.quick)
+    key = "gpu_" + gpu_row_id(rows[0][:5] + (None,))
+    for k in [k for k in table.headline if k.startswith(key)]:  # report under the row's id
+      table.headline["gpu_" + args.child_row + k[len(key):]] = table.headline.pop(k)
+    return
+  budget = args.budget_s if args.budget_s is not None else settings["budget_s"]
+  for dtype in ("float32", "bfloat16"):
+    bench_matmul(table, settings, dtype)
+  longest = 0.0
+  rows = GPU_ROWS
+  if args.gpu_rows:
+    wanted = [r.strip() for r in args.gpu_rows.split(",") if r.strip()]
+    unknown = set(wanted) - {gpu_row_id(r) for r in GPU_ROWS}
+    if unknown:
+      raise SystemExit(f"bench/run.py: --gpu_rows: unknown {sorted(unknown)}; rows: "
+                       + ", ".join(gpu_row_id(r) for r in GPU_ROWS))
+    rows = [r for r in GPU_ROWS if gpu_row_id(r) in wanted]
+  for row in rows:
+    elapsed = time.perf_counter() - t_start
+    if longest and elapsed + 1.25 * longest > budget:
+      table.add("skipped", f"{gpu_row_id(row)}: --budget_s={budget:.0f} (elapsed "
+                f"{elapsed:.0f} s, longest row {longest:.0f} s)", "skipped", "")
+      continue
+    t0 = time.perf_counter()
+    run_gpu_row(table, settings, cache, row, args.gpu_conv_grads, args.quick)
+    longest = max(longest, time.perf_counter() - t0)
+
+
+def _source_note(source):
+  return " (analytic FLOPs)" if source == "analytic" else ""
 
 
 def loader_config(settings, image_size, batch_size, split, workers, data_dir):
@@ -488,7 +698,21 @@ def parse_args(argv):
                            "in full mode; quick mode renders rendered/tiny into a temp dir)")
   parser.add_argument("--steps", type=int, default=None,
                       help="timed training steps (default 3 full, 2 quick)")
+  parser.add_argument("--gpu-only", "--gpu_only", dest="gpu_only", action="store_true",
+                      help="only the GPU rows (needs a GPU, or --quick for their tiny form)")
+  parser.add_argument("--budget_s", type=float, default=None,
+                      help="GPU rows: start no row that would end past this many seconds "
+                           "(default 130; quick 600)")
+  parser.add_argument("--gpu_conv_grads", default="xla", choices=("xla", "im2col"),
+                      help="model.conv_grads of the GPU rows (one im2col row runs anyway)")
+  parser.add_argument("--gpu_rows", default=None,
+                      help="GPU rows to run, comma-separated ids (default: all, in order): "
+                           + ", ".join(gpu_row_id(r) for r in GPU_ROWS))
+  parser.add_argument("--child_row", default=None, help=argparse.SUPPRESS)
+  parser.add_argument("--deterministic", action="store_true", help=argparse.SUPPRESS)
   args = parser.parse_args(argv)
+  if args.gpu_only:
+    args.only = "gpu"
   args.only = [s.strip() for s in args.only.split(",") if s.strip()]
   unknown = [s for s in args.only if s not in SECTIONS]
   if unknown or not args.only:
@@ -498,11 +722,19 @@ def parse_args(argv):
 
 def main(argv=None):
   args = parse_args(sys.argv[1:] if argv is None else argv)
+  if args.deterministic:  # before the first JAX computation (XLA reads it at start-up)
+    preflight.apply_xla_flags(ml_collections.ConfigDict({"deterministic": True}))
   allocator.keep_freed_memory()  # before the first JAX computation, as train.py does
   settings = dict(QUICK if args.quick else FULL)
+  if args.gpu_only:
+    if not args.quick and jax.default_backend() != "gpu":
+      sys.exit(f"bench/run.py: --gpu-only needs a GPU (the device is "
+               f"{jax.default_backend()}); --gpu-only --quick runs the same rows at tiny "
+               "sizes anywhere")
   if args.steps is not None:
     settings["timed_steps"] = max(1, args.steps)
-  mode = "quick" if args.quick else "full"
+  mode = ("gpu-quick" if args.quick else "gpu") if args.gpu_only else (
+      "quick" if args.quick else "full")
   if not args.quick:  # real compile times, not persistent-cache loads
     jax.config.update("jax_enable_compilation_cache", False)
   load_start = os.getloadavg()[0]
@@ -517,6 +749,8 @@ def main(argv=None):
     bench_train(table, settings, cache)
   if "infer" in args.only:
     bench_infer(table, settings, cache)
+  if "gpu" in args.only and (args.gpu_only or jax.default_backend() == "gpu"):
+    bench_gpu(table, cache, args)
   if "loader" in args.only:
     with tempfile.TemporaryDirectory(prefix="bench_tfds_") as tmp:
       data_dir = args.data_dir or (tmp if args.quick else None)

@@ -7,6 +7,7 @@ complete): a run killed during a save leaves the previous checkpoint as the late
 """
 
 import json
+import logging
 import os
 from typing import Optional
 
@@ -23,13 +24,31 @@ def checkpoint_dir(workdir: str) -> str:
   return os.path.join(os.path.abspath(workdir), "checkpoints")
 
 
+class _ReadOnlyNoticeFilter(logging.Filter):
+  """Drops the WARNINGs Orbax logs for every read-only manager (this module's way to read a
+  checkpoint: eval.py, init_from), which tell nothing wrong. Other records pass."""
+  NOTICES = ("Given directory is read only", "CheckpointManagerOptions.read_only=True")
+
+  def filter(self, record):
+    return not str(record.msg).startswith(self.NOTICES)
+
+
+_READ_ONLY_FILTER = _ReadOnlyNoticeFilter()
+
+
 def create_manager(workdir: str, max_to_keep: Optional[int] = 3,
                    read_only: bool = False) -> ocp.CheckpointManager:
   options = ocp.CheckpointManagerOptions(
-      max_to_keep=max_to_keep, create=not read_only, read_only=read_only,
+      max_to_keep=None if read_only else max_to_keep, create=not read_only,
+      read_only=read_only, save_interval_steps=0 if read_only else 1,
       enable_async_checkpointing=False)
-  return ocp.CheckpointManager(checkpoint_dir(workdir), options=options,
-                               item_names=("state", "data"))
+  absl_logger = logging.getLogger("absl")
+  absl_logger.addFilter(_READ_ONLY_FILTER)
+  try:
+    return ocp.CheckpointManager(checkpoint_dir(workdir), options=options,
+                                 item_names=("state", "data"))
+  finally:
+    absl_logger.removeFilter(_READ_ONLY_FILTER)
 
 
 def save(manager: ocp.CheckpointManager, step: int, state, data_state: Optional[bytes]):

@@ -14,6 +14,11 @@ that took 0.23 s for 0.6 GFLOP. With `grads="im2col"`, `conv2d` keeps XLA's forw
   through its space-to-depth form, a stride-1 conv (same values; XLA's own otherwise).
 
 `grads="xla"` leaves all of it to XLA (the reference; faster at the demo's 1/4 width).
+
+Mixed precision (`compute_dtype=bfloat16`): the kernel stays float32 outside (the parameter)
+and is cast inside, so the im2col weight gradient, a matmul accumulated in float32
+(`preferred_element_type`), comes back as a float32 gradient of the float32 parameter with no
+bfloat16 rounding on the way; activations and their gradients are bfloat16.
 """
 
 import functools
@@ -85,14 +90,17 @@ def _window_matmul(a, b, kernel_hw, strides, pads):
   ca, cb = a.shape[-1], b.shape[-1]
   if ca < THIN_CHANNELS:
     cols = windows_channel_first(a, kernel_hw, strides, pads)          # [Ca, kk, N]
-    out = cols.reshape(ca * kh * kw, -1) @ b.reshape(-1, cb)           # [Ca*kk, Cb]
+    out = jnp.matmul(cols.reshape(ca * kh * kw, -1), b.reshape(-1, cb),
+                     preferred_element_type=jnp.float32)                # [Ca*kk, Cb]
     return out.reshape(ca, kh, kw, cb).transpose(1, 2, 0, 3)
   cols = windows(a, kernel_hw, strides, pads).reshape(-1, kh * kw * ca)  # [N, kk*Ca]
-  return (cols.T @ b.reshape(-1, cb)).reshape(kh, kw, ca, cb)
+  return jnp.matmul(cols.T, b.reshape(-1, cb),
+                    preferred_element_type=jnp.float32).reshape(kh, kw, ca, cb)
 
 
 def weight_gradient(x, g, kernel_shape, strides, pads):
-  """d(loss)/d(kernel) `[kh, kw, Cin, Cout]` from input `x` and output gradient `g`."""
+  """d(loss)/d(kernel) `[kh, kw, Cin, Cout]` from input `x` and output gradient `g`
+  (float32: the sums over pixels accumulate in float32 whatever the operands' dtype)."""
   kh, kw, cin, cout = kernel_shape
   if cout < cin and strides == (1, 1):
     # Windows of g: kernel tap t reads x at offset t - lo, i.e. g at the flipped tap.
@@ -139,19 +147,19 @@ def _input_gradient(x, kernel, strides, pads, g):
   return vjp(g)[0]
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
-def _conv_im2col_grads(x, kernel, strides, pads):
-  return _plain(x, kernel, strides, pads)
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4))
+def _conv_im2col_grads(x, kernel, strides, pads, dtype):
+  return _plain(x, kernel.astype(dtype), strides, pads)
 
 
-def _fwd(x, kernel, strides, pads):
-  return _plain(x, kernel, strides, pads), (x, kernel)
+def _fwd(x, kernel, strides, pads, dtype):
+  return _plain(x, kernel.astype(dtype), strides, pads), (x, kernel)
 
 
-def _bwd(strides, pads, residuals, g):
+def _bwd(strides, pads, dtype, residuals, g):
   x, kernel = residuals
   dw = weight_gradient(x, g, kernel.shape, strides, pads).astype(kernel.dtype)
-  return _input_gradient(x, kernel, strides, pads, g), dw
+  return _input_gradient(x, kernel.astype(dtype), strides, pads, g), dw
 
 
 _conv_im2col_grads.defvjp(_fwd, _bwd)
@@ -165,16 +173,19 @@ def _im2col_bytes(x_shape, kernel_shape, strides, pads):
   return x_shape[0] * out_h * out_w * kernel_shape[0] * kernel_shape[1] * channels * 4
 
 
-def conv2d(x, kernel, strides=(1, 1), padding="SAME", grads="im2col"):
+def conv2d(x, kernel, strides=(1, 1), padding="SAME", grads="im2col", compute_dtype=None):
   """`lax.conv_general_dilated` in NHWC/HWIO with the gradients chosen by `grads` (module doc).
 
   `x` `[B, H, W, Cin]`, `kernel` `[kh, kw, Cin, Cout]` -> `[B, OH, OW, Cout]`; "SAME", "VALID"
-  or explicit ((lo, hi), (lo, hi)) padding (negative crops).
+  or explicit ((lo, hi), (lo, hi)) padding (negative crops). `compute_dtype` (default: `x`'s):
+  the dtype the convolution runs in; the kernel is cast to it inside (module doc).
   """
   if grads not in GRADS:
     raise ValueError(f"unknown conv grads {grads!r}; expected one of {GRADS}")
+  dtype = jnp.dtype(x.dtype if compute_dtype is None else compute_dtype)
+  x = x.astype(dtype)
   strides = tuple(strides)
   pads = explicit_padding(x.shape, kernel.shape, strides, padding)
   if grads == "xla" or _im2col_bytes(x.shape, kernel.shape, strides, pads) > IM2COL_MAX_BYTES:
-    return _plain(x, kernel, strides, pads)
-  return _conv_im2col_grads(x, kernel, strides, pads)
+    return _plain(x, kernel.astype(dtype), strides, pads)
+  return _conv_im2col_grads(x, kernel, strides, pads, dtype)

@@ -46,7 +46,12 @@ def default_model_config() -> ml_collections.ConfigDict:
       width=1.0,            # multiplier on WIDTHS; tests and the demo use small values
       fusion="add_mul",     # skip fusion: 'add_mul' (released: d + e + d*e) | 'concat' (+1x1 conv)
       deconv="subpixel",    # 'subpixel' | 'transpose': same function and parameters, see Deconv
-      dtype="float32",      # compute dtype: 'float32' | 'bfloat16' (params stay float32)
+      # compute dtype: 'float32' | 'bfloat16' (mixed precision: convolutions and activations
+      # in bfloat16; parameters, optimizer state, BatchNorm statistics (flax reduces in
+      # float32), the nets' outputs and the losses in float32; no loss scaling: bfloat16 has
+      # float32's exponent range. tests/test_mixed_precision.py: a tiny bf16 run's loss stays
+      # within 2.4% of float32's. For GPUs; XLA:CPU runs bfloat16 convolutions slower)
+      dtype="float32",
       conv_grads="xla",     # conv gradients: 'xla' | 'im2col' (conv.py; faster at full size on CPU)
   ))
 
@@ -112,8 +117,9 @@ class Conv(nn.Module):
     k = self.kernel_size
     kernel = self.param("kernel", self.kernel_init, (k, k, x.shape[-1], self.features))
     bias = self.param("bias", nn.initializers.zeros, (self.features,))
-    y = conv.conv2d(x.astype(self.dtype), kernel.astype(self.dtype), (self.stride,) * 2,
-                    grads=self.conv_grads)
+    # The float32 kernel is cast inside conv2d: its gradient comes back float32 (conv.py).
+    y = conv.conv2d(x.astype(self.dtype), kernel, (self.stride,) * 2, grads=self.conv_grads,
+                    compute_dtype=self.dtype)
     return y + bias.astype(self.dtype)
 
 
@@ -136,14 +142,14 @@ class Deconv(nn.Module):
     k, s = self.kernel_size, self.stride
     kernel = self.param("kernel", kernel_init, (k, k, x.shape[-1], self.features))
     bias = self.param("bias", nn.initializers.zeros, (self.features,))
-    x = x.astype(self.dtype)
-    kernel, bias = kernel.astype(self.dtype), bias.astype(self.dtype)
+    x, bias = x.astype(self.dtype), bias.astype(self.dtype)
     if self.impl == "transpose":
-      y = jax.lax.conv_transpose(x, kernel, (s, s), "SAME",
+      y = jax.lax.conv_transpose(x, kernel.astype(self.dtype), (s, s), "SAME",
                                  dimension_numbers=("NHWC", "HWIO", "NHWC"))
     elif self.impl == "subpixel":
-      big, (lo, hi) = subpixel_kernel(kernel, s)
-      y = conv.conv2d(x, big, (1, 1), ((-lo, hi), (-lo, hi)), grads=self.conv_grads)
+      big, (lo, hi) = subpixel_kernel(kernel, s)  # float32, cast inside conv2d
+      y = conv.conv2d(x, big, (1, 1), ((-lo, hi), (-lo, hi)), grads=self.conv_grads,
+                      compute_dtype=self.dtype)
       b, h, w, _ = y.shape
       y = y.reshape(b, h, w, s, s, self.features).transpose(0, 1, 3, 2, 4, 5)
       y = y.reshape(b, h * s, w * s, self.features)
@@ -325,3 +331,74 @@ def init_variables(model: DRHT, rng, image_size=(64, 128)):
   is not used, so values are real). Returns {'params', 'batch_stats'}."""
   dummy = jnp.zeros((1, *image_size, 3), jnp.float32)
   return jax.jit(lambda k: model.init(k, dummy, train=False))(rng)
+
+
+# --- Analytic cost ---------------------------------------------------------------------------
+
+
+def _valid_taps(n: int, k: int, stride: int, transposed: bool) -> int:
+  """(output, tap) pairs of one axis of a SAME conv (or stride-s transposed conv) over `n`
+  inputs whose tap reads a real input: XLA counts no multiplies by padding or by the holes of
+  a transposed conv's dilated input, which on 64x128 images are ~7% of a 9x9 layer's taps."""
+  if not transposed:
+    m = -(-n // stride)
+    lo = max((m - 1) * stride + k - n, 0) // 2
+    return sum(1 for o in range(m) for t in range(k) if 0 <= o * stride + t - lo < n)
+  before = _transpose_padding(k, stride)[0]
+  last = (n - 1) * stride
+  return sum(1 for o in range(n * stride) for t in range(k)
+             if 0 <= o + t - before <= last and (o + t - before) % stride == 0)
+
+
+def conv_layers(model_config, image_size, nets=("f1", "f2")):
+  """Every convolution of the nets in `nets` for one `image_size` (H, W) image, in the plain
+  formulation (transposed convs, no sub-pixel zeros): a list of
+  `(name, (in_h, in_w), k, stride, cin, cout, transposed)`."""
+  h, w = image_size
+  widths = _scaled_widths(model_config.width)
+  kernel_sets = {"f1": PAPER_KERNELS,
+                 "f2": {"paper": PAPER_KERNELS, "released": RELEASED_KERNELS}[
+                     model_config.variant]}
+  size = lambda level: (h >> level, w >> level)  # noqa: E731
+  layers = []
+  for net in nets:
+    kernels = kernel_sets[net]
+    cin = 3
+    for i, (width, k) in enumerate(zip(widths, kernels)):
+      layers.append((f"{net}/encoder_{i}", size(max(i - 1, 0)), k, 1 if i == 0 else 2, cin,
+                     width, False))
+      cin = width
+    for j in range(NUM_LEVELS - 1):
+      i = NUM_LEVELS - 1 - j
+      layers.append((f"{net}/decoder_{j}", size(i), kernels[i], 2, widths[i], widths[i - 1],
+                     True))
+      if model_config.fusion == "concat":
+        layers.append((f"{net}/decoder_{j}_fuse", size(i - 1), 1, 1, 2 * widths[i - 1],
+                       widths[i - 1], False))
+    layers.append((f"{net}/decoder_{NUM_LEVELS - 1}", size(0), kernels[0], 1, widths[0], 3,
+                   False))
+  return layers
+
+
+def conv_flops(layer) -> float:
+  """2 x the multiply-adds of one layer of `conv_layers`: about 2*H*W*k*k*Cin*Cout at its
+  output resolution H x W (a stride-2 transposed conv: at its input's), exactly
+  2 * (valid (output, tap) pairs) * Cin * Cout."""
+  _, (h, w), k, stride, cin, cout, transposed = layer
+  taps = _valid_taps(h, k, stride, transposed) * _valid_taps(w, k, stride, transposed)
+  return 2.0 * taps * cin * cout
+
+
+def forward_flops(model_config, image_size, batch=1, nets=("f1", "f2")) -> float:
+  """FLOPs of the convolutions of one forward pass (eval or train) over `batch` images."""
+  return batch * sum(conv_flops(l) for l in conv_layers(model_config, image_size, nets))
+
+
+def train_flops(model_config, image_size, batch=1, loss="joint") -> float:
+  """Convolution FLOPs of one training step: the forward pass, then the input and weight
+  gradients of every layer (each costs what its forward does), less the input gradient of
+  f1's first layer (its input is the photo): ~3x the forward. `loss`: 'hdr' (f1 alone) |
+  'joint' (f1 and f2)."""
+  nets = ("f1",) if loss == "hdr" else ("f1", "f2")
+  layers = conv_layers(model_config, image_size, nets)
+  return batch * (3.0 * sum(conv_flops(l) for l in layers) - conv_flops(layers[0]))

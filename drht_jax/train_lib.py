@@ -33,6 +33,7 @@ from drht_jax import input_pipeline
 from drht_jax import losses
 from drht_jax import metrics
 from drht_jax import models
+from drht_jax import preflight
 from drht_jax import supervision
 from drht_jax import visualize
 
@@ -201,12 +202,13 @@ def predict(model, variables, ldr):
 # --- State --------------------------------------------------------------------------------
 
 
-def initial_state(config, model, plan) -> TrainState:
-  """Step 0 state from `config.seed` (host arrays, unreplicated)."""
+def initial_state(config, model, plan, load_init_from: bool = True) -> TrainState:
+  """Step 0 state from `config.seed` (host arrays, unreplicated); `config.init_from`'s groups
+  copied in unless `load_init_from` is False (a resumed run restores everything anyway)."""
   init_key, train_key = jax.random.split(jax.random.PRNGKey(config.seed))
   variables = models.init_variables(model, init_key, tuple(config.image_size))
   params, batch_stats = variables["params"], variables["batch_stats"]
-  if config.init_from:
+  if config.init_from and load_init_from:
     params, batch_stats = load_groups(config.init_from, config.init_from_groups, params,
                                       batch_stats)
   tx = stage_optimizer(config, plan[0], params)
@@ -350,9 +352,16 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
                        stop_after: Optional[int] = None) -> dict:
   """Trains (resuming from `workdir`'s latest checkpoint if any) and returns the final
   summary `{"step", "loss", eval metrics...}`. `stop_after`: return after that many steps of
-  this call (tests use it to emulate an interrupted run)."""
+  this call (tests use it to emulate an interrupted run). What the run needs (init_from, the
+  user's data files) is checked first, `preflight.SetupError` if missing (preflight.py)."""
   models.check_image_shape(np.zeros((1, *config.image_size, 3)), "config.image_size")
+  config, notes = preflight.resolve(config, workdir)  # before JAX starts or data is built
   is_chief = jax.process_index() == 0
+  if config.get("deterministic", False):
+    notes.append(preflight.determinism_note(config, jax.default_backend()))
+  if is_chief:
+    for line in notes:
+      print(line, flush=True)
   os.makedirs(workdir, exist_ok=True)
   if is_chief:
     checkpointing.write_config(workdir, config)
@@ -361,9 +370,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
   eval_model = models.create_model(config.model)
   manager = checkpointing.create_manager(workdir, config.max_to_keep)
 
-  train_iter = input_pipeline.create_train_iterator(config)
-  host_state = initial_state(config, model, plan)
   latest = manager.latest_step()
+  train_iter = input_pipeline.create_train_iterator(config)
+  host_state = initial_state(config, model, plan, load_init_from=latest is None)
   if latest is not None:
     stage = stage_at(plan, latest)
     tx = stage_optimizer(config, stage, host_state.params)

@@ -101,5 +101,136 @@ def test_compile_timer_counts_only_new_compilations():
 def test_only_rejects_unknown_sections():
   run = load_run_module()
   with pytest.raises(SystemExit):
-    run.parse_args(["--only=matmul,gpu"])
+    run.parse_args(["--only=matmul,tpu"])
   assert run.parse_args(["--only=infer, loader"]).only == ["infer", "loader"]
+  assert run.parse_args(["--gpu-only"]).only == ["gpu"]
+
+
+# --- FLOPs on every backend -----------------------------------------------------------------
+
+# models.forward_flops / train_flops (the convolutions, valid taps only) against XLA's CPU cost
+# analysis of the plain formulation, which also counts BatchNorm, ELU, losses and Adam.
+# Measured ratios analytic / XLA: width 1.0 at 64x128: forward 0.991, hdr step 0.978, joint
+# step 0.979; width 0.25 released + concat: 0.975 / 0.965 / 0.962.
+@pytest.mark.parametrize("width,variant,fusion,tolerance", [
+    (1.0, "paper", "add_mul", 0.03), (0.25, "released", "concat", 0.05)])
+def test_analytic_flops_match_xla_cpu_cost_analysis(width, variant, fusion, tolerance):
+  from drht_jax import models, train_lib  # pylint: disable=g-import-not-at-top
+  run = load_run_module()
+  size, batch = (64, 128), 2
+  settings = {"width": width}
+  counts = {}
+  for stage in ("hdr", "joint"):
+    config = run.bench_config(stage, settings, size, batch)
+    config.model.variant, config.model.fusion = variant, fusion
+    reference = run.reference_model(config.model, train_lib.AXIS)
+    variables = jax.eval_shape(
+        lambda k, m=reference: m.init(k, jnp.zeros((1, *size, 3)), train=False),
+        jax.random.PRNGKey(0))
+    plan = train_lib.plan_stages(config)
+    tx = train_lib.stage_optimizer(config, plan[0], variables["params"])
+    state = train_lib.TrainState(
+        step=jnp.zeros([], jnp.int32), rng=jax.random.PRNGKey(0),
+        params=variables["params"], batch_stats=variables["batch_stats"],
+        opt_state=jax.eval_shape(tx.init, variables["params"]))
+    state = jax.tree_util.tree_map(
+        lambda s: jax.ShapeDtypeStruct((1,) + tuple(s.shape), s.dtype), state)
+    data = {k: jax.ShapeDtypeStruct((1, batch, *size, 3), jnp.float32)
+            for k in ("ldr", "hdr", "ldr_gt")}
+    step = train_lib.make_p_train_step(reference, tx, plan[0], 1)
+    counts[stage] = (run.cost_flops(step.lower(state, data)),
+                     models.train_flops(config.model, size, batch, stage))
+  plain = run.reference_model(config.model)
+  x = jax.ShapeDtypeStruct((batch, *size, 3), jnp.float32)
+  forward = jax.jit(lambda v, ldr: plain.apply(v, ldr, train=False)).lower(variables, x)
+  counts["forward"] = (run.cost_flops(forward), models.forward_flops(config.model, size, batch))
+  for name, (xla, analytic) in counts.items():
+    assert analytic == pytest.approx(xla, rel=tolerance), (name, analytic / xla)
+    assert analytic <= xla  # the convolutions are part of what XLA counts
+
+
+def test_analytic_forward_is_about_2_hw_kk_cin_cout_per_conv():
+  from drht_jax import models  # pylint: disable=g-import-not-at-top
+  config = models.default_model_config()
+  layer = ("f1/encoder_1", (64, 128), 5, 2, 64, 64, False)  # 5x5 stride 2: 32x64 outputs
+  approx = 2.0 * 32 * 64 * 5 * 5 * 64 * 64
+  assert models.conv_flops(layer) == pytest.approx(approx, rel=0.1)
+  assert models.conv_flops(layer) < approx  # taps on the padding are not counted
+  assert (models.train_flops(config, (64, 128), 1, "joint")
+          == pytest.approx(3 * models.forward_flops(config, (64, 128)), rel=0.03))
+
+
+class _EmptyCostAnalysis:
+  """What CUDA's lowered steps gave: no cost analysis."""
+
+  def __init__(self, value):
+    self.value = value
+
+  def cost_analysis(self):
+    return self.value
+
+
+@pytest.mark.parametrize("empty", [None, {}, [{}], [None]])
+def test_model_gflop_uses_the_analytic_count_when_cost_analysis_is_empty(empty):
+  run = load_run_module()
+  gflop, source = run.model_gflop(_EmptyCostAnalysis(empty), 3.5e9)
+  assert (gflop, source) == (3.5, "analytic")
+  gflop, source = run.model_gflop(_EmptyCostAnalysis({"flops": 2e9}), 3.5e9)
+  assert (gflop, source) == (2.0, "xla")
+
+
+# --- GPU rows ---------------------------------------------------------------------------------
+
+
+def test_gpu_only_without_a_gpu_says_so_and_exits(tmp_path):
+  result = subprocess.run([sys.executable, RUN, "--gpu-only", "--no-append"], cwd=str(tmp_path),
+                          capture_output=True, text=True, timeout=120)
+  assert result.returncode != 0 and "--gpu-only needs a GPU" in result.stderr
+
+
+def test_gpu_rows_stop_at_the_time_budget(monkeypatch):
+  run = load_run_module()
+  ran = []
+  monkeypatch.setattr(run, "run_gpu_row", lambda *a, **k: ran.append(a[3]))
+  monkeypatch.setattr(run, "bench_matmul", lambda *a, **k: None)
+  table = run.Table()
+  args = run.parse_args(["--gpu-only", "--quick", "--budget_s=0"])
+  run.bench_gpu(table, run.Models(), args)
+  assert ran == [run.GPU_ROWS[0]]  # the first row always runs
+  skipped = [r for r in table.rows if r[0] == "skipped"]
+  assert len(skipped) == len(run.GPU_ROWS) - 1
+
+
+def test_gpu_rows_have_the_issue_sizes():
+  run = load_run_module()
+  ids = [run.gpu_row_id(r) for r in run.GPU_ROWS]
+  for needed in ("train_joint_64x128_b128_float32", "train_joint_64x128_b128_bfloat16",
+                 "train_joint_256x512_b16_float32", "train_joint_256x512_b16_bfloat16",
+                 "infer_joint_256x512_b8_float32", "infer_joint_256x512_b8_bfloat16",
+                 "train_joint_64x128_b128_float32_deterministic"):
+    assert needed in ids
+
+
+GPU_QUICK_ROWS = ("train_joint_64x128_b128_float32",
+                  "train_joint_64x128_b128_float32_deterministic",
+                  "infer_joint_256x512_b8_bfloat16")
+
+
+@pytest.mark.slow
+def test_gpu_rows_run_in_their_tiny_form_on_a_cpu():
+  """`--gpu-only --quick`: the GPU rows' code paths (bf16, the deterministic child process,
+  memory columns) at tiny sizes."""
+  result = subprocess.run(
+      [sys.executable, RUN, "--gpu-only", "--quick", "--no-append",
+       "--gpu_rows=" + ",".join(GPU_QUICK_ROWS)],
+      cwd=REPO, capture_output=True, text=True, timeout=900)
+  assert result.returncode == 0, result.stderr[-3000:]
+  headline = json.loads(result.stdout.strip().splitlines()[-1])
+  for key in ("gpu_train_joint_64x128_b128_float32_img_s",
+              "gpu_train_joint_64x128_b128_float32_gib",
+              "gpu_train_joint_64x128_b128_float32_pct_matmul",
+              "gpu_train_joint_64x128_b128_float32_deterministic_img_s",
+              "gpu_train_joint_64x128_b128_float32_deterministic_cost",
+              "gpu_infer_joint_256x512_b8_bfloat16_ms", "matmul_bfloat16_gflops"):
+    assert key in headline and math.isfinite(headline[key]) and headline[key] > 0, key
+  assert "| device GiB |" in result.stdout and "--xla_gpu_deterministic_ops=true" in result.stdout

@@ -340,3 +340,47 @@ def test_two_processes_train_to_identical_parameters(tiny_data_dir, tmp_path):
   digests = [[l for l in out.splitlines() if l.startswith("final:")][-1].split("digest=")[1]
              .split()[0] for out, _ in outputs]
   assert digests[0] == digests[1]
+
+
+# --- Issue 12: the headline command, determinism ---------------------------------------------
+
+
+def test_deterministic_knob_sets_xla_flags_before_jax_starts_and_keeps_the_digest(
+    tiny_run, tiny_data_dir, tmp_path):
+  """On a CPU the flags change nothing: same digest as the run without them; train.py put them
+  in XLA_FLAGS itself (the line prints the process's own XLA_FLAGS)."""
+  _, reference = tiny_run
+  result = run_train_py(str(tmp_path), tiny_data_dir, "--config.deterministic=True")
+  assert result.returncode == 0, result.stderr[-3000:]
+  line = [l for l in result.stdout.splitlines() if l.startswith("deterministic: on")]
+  assert line, result.stdout[:2000]
+  assert "--xla_gpu_deterministic_ops=true" in line[0]
+  assert "--xla_gpu_autotune_level=0" in line[0] and "no effect on cpu" in line[0]
+  assert final_digest(result) == final_digest(reference)
+  with open(os.path.join(tmp_path, "config.json")) as f:
+    assert json.load(f)["deterministic"] is True
+
+
+@pytest.mark.slow
+def test_joint_config_without_an_hdr_run_pretrains_f1_first(tiny_data_dir, tmp_path):
+  """`python train.py --config=joint` on a machine with no runs/hdr (shrunk to 4 tiny steps):
+  it says first that it pre-trains f1, runs `hdr` then `joint`, and records it."""
+  workdir = tmp_path / "runs" / "joint"
+  flags = ["--config=joint", f"--workdir={workdir}", "--config.data.dataset=rendered/tiny",
+           f"--config.data.data_dir={tiny_data_dir}", "--config.model.width=0.125",
+           "--config.model.conv_grads=xla", "--config.image_size=(32, 64)",
+           "--config.batch_size=4", "--config.total_steps=4", "--config.pretrain_fraction=0.5",
+           "--config.log_every=1", "--config.checkpoint_every=4", "--config.image_every=0",
+           "--config.eval_every=0", "--config.num_eval_images=0"]
+  result = subprocess.run([sys.executable, os.path.join(REPO, "train.py"), *flags],
+                          cwd=str(tmp_path), capture_output=True, text=True, timeout=600)
+  assert result.returncode == 0, result.stderr[-3000:]
+  first = result.stdout.splitlines()[0]
+  assert first.startswith("init_from: runs/hdr has no checkpoints, so this run pre-trains f1 "
+                          "itself first: stage hdr (Eq. 2 on f1) for 2 of its 4 steps"), first
+  records = [json.loads(l) for l in open(workdir / "metrics.jsonl")]
+  assert [r["stage"] for r in records] == ["hdr", "hdr", "joint", "joint"]
+  with open(workdir / "config.json") as f:
+    recorded = json.load(f)
+  assert recorded["stage_order"] == ["hdr", "joint"] and recorded["init_from"] == ""
+  assert recorded["init_from_status"].startswith("pretrain: runs/hdr has no checkpoints")
