@@ -45,7 +45,7 @@ LABELS = {
     F1_REINHARD: "f1 + Reinhard TMO (HDRCNN-style [6])",
     DRHT: "DRHT (ours)",
 }
-LDR_METRICS = ("psnr", "ssim", "fsim", "fsim_luminance")
+LDR_METRICS = ("psnr", "ssim", "fsim", "fsim_luminance", "block_excess")
 HDR_METRICS = ("pu21_psnr", "pu21_ssim", "log_hdr_rmse")
 PERCEPTUAL = "cvvdp_jod"
 ALL_METRICS = LDR_METRICS + HDR_METRICS + (PERCEPTUAL,)
@@ -59,6 +59,8 @@ CONVENTIONS = (
     "only FSIM in metrics.json.",
     "Perceptual: ColorVideoVDP (cvvdp) in JOD on a 'standard_4k' display, not HDR-VDP-2 Q "
     "(the paper's Q column has no faithful non-MATLAB port).",
+    "Blocks: metrics.block_artifact_excess, the 32-pixel grid pattern of the output's "
+    "luminance edges minus the ground truth's (~0: none; block seams score well above 0).",
     "HDR (f1's S_full vs the ground-truth radiance): PU21 (banding_glare) after scaling the "
     "reference's peak luminance to 4000 cd/m^2 (same factor for the prediction), PSNR with "
     "peak 256 on encoded RGB, SSIM on encoded luminance; log RMSE of ln(radiance + 1/255).",
@@ -236,7 +238,8 @@ def render_report(summary: dict, columns: Sequence[str]) -> str:
            "- Conventions:"]
   lines += [f"  - {c}" for c in summary["conventions"]]
   show_hdr = summary["n_with_hdr"] > 0
-  header = ["Method", "PSNR (dB)", "SSIM", "FSIM (FSIMc)", "Perceptual (cvvdp JOD)"]
+  header = ["Method", "PSNR (dB)", "SSIM", "FSIM (FSIMc)", "Perceptual (cvvdp JOD)",
+            "Blocks (32 px)"]
   if show_hdr:
     header += ["HDR PU21-PSNR (dB)", "HDR PU21-SSIM", "HDR log RMSE"]
   header.append("s / image")
@@ -245,7 +248,8 @@ def render_report(summary: dict, columns: Sequence[str]) -> str:
     entry = summary["methods"][name]
     cells = [entry["label"], _fmt(entry.get("psnr"), 2), _fmt(entry.get("ssim"), 4),
              _fmt(entry.get("fsim"), 4),
-             _fmt(entry.get(PERCEPTUAL), 2) if summary["perceptual"] else perceptual_na]
+             _fmt(entry.get(PERCEPTUAL), 2) if summary["perceptual"] else perceptual_na,
+             _fmt(entry.get("block_excess"), 3)]
     if show_hdr:
       cells += [_fmt(entry.get("pu21_psnr"), 2), _fmt(entry.get("pu21_ssim"), 4),
                 _fmt(entry.get("log_hdr_rmse"), 4)]
