@@ -1,8 +1,8 @@
 """The demo: tiny DRHT on the small rendered split, `hdr` then `joint` in one run, on a CPU.
 
-    python train.py --config=demo           # workdir runs/demo; ~10 min on 2 cores incl. data
-Renders the data set first if needed (~2 min), then trains; `eval.py --workdir=runs/demo`
-restores the result.
+    python train.py --config=demo           # workdir runs/demo; ~7.5 min on 2 cores incl. data
+Renders the data set first if needed (103 s measured), then trains 1,500 steps (347 s measured);
+`eval.py --workdir=runs/demo` restores the result (test_64x128: the scenes at the training size).
 """
 
 import ml_collections
@@ -12,12 +12,12 @@ from configs import default
 
 def get_config():
   config = default.get_config()
-  config.total_steps = 600
+  config.total_steps = 1_500
   config.batch_size = 8
   config.log_every = 25
   config.checkpoint_every = 100
-  config.image_every = 200
-  config.eval_every = 200
+  config.image_every = 500
+  config.eval_every = 500
   config.num_eval_images = 6
   config.model.width = 0.25
   # At 1/4 width both gradient paths run alike (batch 8, measured: hdr step 0.18 s xla vs
