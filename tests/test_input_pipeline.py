@@ -186,8 +186,9 @@ def test_whole_scene_training_example_is_the_test_protocol_image():
                              hdr.np_sample_corruption(np.random.default_rng(1)))
   np.testing.assert_array_equal(train["ldr_gt"], test["ldr_gt"])   # one target definition
   np.testing.assert_array_equal(train["hdr"], test["hdr"])
+  codec_error = 2.0 ** (0.5 / common.STEPS_PER_STOP) - 1   # the stored codes' precision
   np.testing.assert_allclose(train["hdr"], hdr.np_normalize_exposure(
-      common.area_resize(radiance, 64, 128)), rtol=1e-3)
+      common.area_resize(radiance, 64, 128)), rtol=1.05 * codec_error)
 
 
 def test_each_epoch_draws_a_fresh_example_from_the_same_scene():
