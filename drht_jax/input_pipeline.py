@@ -241,6 +241,8 @@ class MakeExample(grain.RandomMapTransform):
   def random_map(self, element, rng: np.random.Generator):
     if not is_scene(element):
       return CropAndFlip(self.size, self.flip).random_map(element, rng)
+    # Frozen: one corruption per scene, from (seed + 1, id): a stream of its own, apart from
+    # the test scenes' fixed corruptions (`common.scene_rng(seed, id)`).
     frozen = (None if self.fresh_corruptions
               else common.scene_rng(self.seed + 1, _text(element.get("id", "?"))))
     return scene_example(scene_codes(element, self.origin, self.rebuild), rng, self.size,
