@@ -42,10 +42,11 @@ def all_at_once(trainable=("f1", "f2")):
   return sup
 
 
-def stage(loss, fraction=1.0, eps=EPS, supervision=None):
-  """One training stage. `loss`: 'hdr' (Eq. 2 on f1 alone) | 'joint' (Eq. 4 with `eps`)."""
+def stage(loss, fraction=1.0, eps=EPS, supervision=None, ssim_weight=0.0):
+  """One training stage. `loss`: 'hdr' (Eq. 2 on f1 alone) | 'joint' (Eq. 4 with `eps`, plus
+  `ssim_weight` times 1 - SSIM of the output: 0 in the paper, see losses.joint_loss)."""
   return ml_collections.ConfigDict(dict(
-      loss=loss, fraction=fraction, eps=eps,
+      loss=loss, fraction=fraction, eps=eps, ssim_weight=ssim_weight,
       supervision=supervision if supervision is not None else all_at_once()))
 
 

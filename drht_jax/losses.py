@@ -3,6 +3,7 @@
 import jax.numpy as jnp
 
 from drht_jax import hdr
+from drht_jax import metrics
 
 
 def hdr_loss(s_hat, radiance, alpha=hdr.ALPHA, gamma=hdr.GAMMA):
@@ -20,14 +21,28 @@ def ldr_loss(i_hat, ldr_gt):
   return jnp.mean(jnp.square(i_hat.astype(jnp.float32) - ldr_gt))
 
 
-def joint_loss(i_hat, ldr_gt, s_hat, radiance, eps, alpha=hdr.ALPHA, gamma=hdr.GAMMA):
-  """Eq. 4: `ldr_loss + eps * hdr_loss`. Returns (total, {'ldr': ..., 'hdr': ...}).
+def dssim_loss(i_hat, ldr_gt):
+  """Structural dissimilarity `1 - mean(SSIM)` (metrics.ssim, the evaluation's SSIM), both
+  `[B,H,W,3]`, H and W >= 11. Not in the paper: see `joint_loss`."""
+  return 1.0 - jnp.mean(metrics.ssim(i_hat.astype(jnp.float32), ldr_gt))
 
+
+def joint_loss(i_hat, ldr_gt, s_hat, radiance, eps, alpha=hdr.ALPHA, gamma=hdr.GAMMA,
+               ssim_weight=0.0):
+  """Eq. 4: `ldr_loss + eps * hdr_loss` (+ `ssim_weight * dssim_loss`).
+
+  Returns (total, {'ldr': ..., 'hdr': ..., 'dssim': ...}), terms present only when used.
   `eps` balances HDR accuracy against the LDR output; with `eps == 0` (LDR-only data such as
-  Sun360) the HDR term is not computed, so `radiance` may be None or a dummy.
+  Sun360) the HDR term is not computed, so `radiance` may be None or a dummy. `ssim_weight`
+  (0 in the paper's Eq. 4) adds a structural term: mean squared error alone pays for the
+  right brightness and lets fine structure blur (docs/ablations.md measures both).
   """
   terms = {"ldr": ldr_loss(i_hat, ldr_gt)}
+  total = terms["ldr"]
+  if ssim_weight:
+    terms["dssim"] = dssim_loss(i_hat, ldr_gt)
+    total = total + ssim_weight * terms["dssim"]
   if eps:
     terms["hdr"] = hdr_loss(s_hat, radiance, alpha, gamma)
-    return terms["ldr"] + eps * terms["hdr"], terms
-  return terms["ldr"], terms
+    total = total + eps * terms["hdr"]
+  return total, terms

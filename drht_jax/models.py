@@ -53,6 +53,12 @@ def default_model_config() -> ml_collections.ConfigDict:
       # within 2.4% of float32's. For GPUs; XLA:CPU runs bfloat16 convolutions slower)
       dtype="float32",
       conv_grads="xla",     # conv gradients: 'xla' | 'im2col' (conv.py; faster at full size on CPU)
+      # Not in the paper: the bottleneck's spatial mean, through a 1x1 conv + ELU, added back
+      # at every bottleneck position. Gives each output pixel the whole image's statistics
+      # (the ground truth's tone curve depends on them: Reinhard's log-average and
+      # percentiles) at any image size; without it the deepest level sees the whole image
+      # only at the training size (2x4 at 64x128, 8x16 at 256x512). docs/ablations.md.
+      global_context=False,
   ))
 
 
@@ -174,6 +180,7 @@ class EncoderDecoder(nn.Module):
   dtype: Any = jnp.float32
   axis_name: Optional[str] = None   # BatchNorm statistics averaged over this pmap axis
   conv_grads: str = "xla"          # conv gradients, see conv.conv2d
+  global_context: bool = False     # see default_model_config
 
   def _bn_elu(self, x, train, name):
     x = nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5,
@@ -194,6 +201,11 @@ class EncoderDecoder(nn.Module):
                name=f"encoder_{i}")(h)
       h = self._bn_elu(h, train, f"encoder_{i}_bn")
       skips.append(h)
+    if self.global_context:
+      g = jnp.mean(h.astype(jnp.float32), axis=(1, 2), keepdims=True).astype(self.dtype)
+      g = Conv(self.widths[-1], 1, 1, self.dtype, kernel_init=output_init,
+               conv_grads=self.conv_grads, name=f"encoder_{levels - 1}_global")(g)
+      h = h + nn.elu(g)  # [B,1,1,C] broadcast over the bottleneck's positions
     # Decoder level j mirrors encoder level i = levels - 1 - j: upsample to level i-1's
     # resolution with level i's kernel, fuse with encoder level i-1.
     for j in range(levels - 1):
@@ -250,13 +262,14 @@ class HDREstimationNet(nn.Module):
   dtype: Any = jnp.float32
   axis_name: Optional[str] = None
   conv_grads: str = "xla"
+  global_context: bool = False
 
   @nn.compact
   def __call__(self, ldr, train: bool):
     check_image_shape(ldr, "HDREstimationNet input")
     branch = EncoderDecoder(_scaled_widths(self.width), PAPER_KERNELS, 3, self.fusion,
                             self.deconv, self.dtype, self.axis_name, self.conv_grads,
-                            name="body")(ldr, train)
+                            self.global_context, name="body")(ldr, train)
     return branch + f1_residual(ldr)
 
 
@@ -269,6 +282,7 @@ class LDRCorrectionNet(nn.Module):
   dtype: Any = jnp.float32
   axis_name: Optional[str] = None
   conv_grads: str = "xla"
+  global_context: bool = False
 
   @nn.compact
   def __call__(self, log_radiance, train: bool):
@@ -278,7 +292,7 @@ class LDRCorrectionNet(nn.Module):
       raise ValueError(f"unknown variant {self.variant!r}; expected 'paper' or 'released'")
     branch = EncoderDecoder(_scaled_widths(self.width), kernels, 3, self.fusion, self.deconv,
                             self.dtype, self.axis_name, self.conv_grads,
-                            name="body")(log_radiance, train)
+                            self.global_context, name="body")(log_radiance, train)
     return branch + f2_residual(log_radiance, self.variant)
 
 
@@ -291,10 +305,12 @@ class DRHT(nn.Module):
   dtype: Any = jnp.float32
   axis_name: Optional[str] = None
   conv_grads: str = "xla"
+  global_context: bool = False
 
   def setup(self):
     common = dict(width=self.width, fusion=self.fusion, deconv=self.deconv, dtype=self.dtype,
-                  axis_name=self.axis_name, conv_grads=self.conv_grads)
+                  axis_name=self.axis_name, conv_grads=self.conv_grads,
+                  global_context=self.global_context)
     self.f1 = HDREstimationNet(**common)
     self.f2 = LDRCorrectionNet(variant=self.variant, **common)
 
@@ -316,7 +332,8 @@ def create_model(model_config, axis_name: Optional[str] = None) -> DRHT:
   return DRHT(variant=model_config.variant, width=model_config.width,
               fusion=model_config.fusion, deconv=model_config.deconv,
               dtype=dtypes[model_config.dtype], axis_name=axis_name,
-              conv_grads=_conv_grads(model_config))
+              conv_grads=_conv_grads(model_config),
+              global_context=model_config.get("global_context", False))
 
 
 def _conv_grads(model_config) -> str:
@@ -353,7 +370,8 @@ def _valid_taps(n: int, k: int, stride: int, transposed: bool) -> int:
 def conv_layers(model_config, image_size, nets=("f1", "f2")):
   """Every convolution of the nets in `nets` for one `image_size` (H, W) image, in the plain
   formulation (transposed convs, no sub-pixel zeros): a list of
-  `(name, (in_h, in_w), k, stride, cin, cout, transposed)`."""
+  `(name, (in_h, in_w), k, stride, cin, cout, transposed)`. `global_context`'s 1x1 conv on
+  one pooled vector is left out (C^2 FLOPs per image, under 1e-5 of the total)."""
   h, w = image_size
   widths = _scaled_widths(model_config.width)
   kernel_sets = {"f1": PAPER_KERNELS,

@@ -22,7 +22,7 @@ NUM_DECODER_GROUPS = models.NUM_LEVELS
 # parameter must match exactly one rule.
 LABEL_RULES = (
     (r"^f1/", "f1"),
-    (r"^f2/body/encoder_\d+(_bn)?/", "f2/encoder"),
+    (r"^f2/body/encoder_\d+(_bn|_global)?/", "f2/encoder"),
     (r"^f2/body/decoder_(\d+)(_bn|_fuse|_fuse_bn)?/", "f2/decoder/{0}"),
 )
 

@@ -136,7 +136,8 @@ def compute_loss(model, params, batch_stats, batch, stage_config, train=True, rn
   out = model.apply(variables, batch["ldr"], train=train, mutable=mutable, rngs=rngs)
   outputs, updates = out if train else (out, {"batch_stats": batch_stats})
   loss, terms = losses.joint_loss(outputs["i_hat"], batch["ldr_gt"], outputs["s_hat"],
-                                  batch["hdr"], stage_config.eps)
+                                  batch["hdr"], stage_config.eps,
+                                  ssim_weight=stage_config.get("ssim_weight", 0.0))
   return loss, (terms, updates["batch_stats"])
 
 

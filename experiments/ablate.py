@@ -49,6 +49,10 @@ ROWS = (
     Row("lr1e-2", "the paper's learning rate 1e-2", ["--config.optimizer.learning_rate=0.01"]),
     Row("released", "f2 of the authors' code (`released`: 1x1/7x7/5x5 kernels, its residual)",
         ["--config.model.variant=released"]),
+    Row("global", "global context at both nets' bottleneck (`model.global_context`, the "
+        "release recipe's; not in the paper)", ["--config.model.global_context=True"]),
+    Row("ssim", "Eq. 4 plus 0.05 x (1 - SSIM) of the output (`stages.joint.ssim_weight`, the "
+        "release recipe's; not in the paper)", ["--config.stages.joint.ssim_weight=0.05"]),
     Row("finetune", "recipe, then the paper's fine-tuning at 256x512 (eps 0, +1/3 budget)",
         ["--config.image_size=(256,512)", "--config.stage_order=('joint',)",
          "--config.stages.joint.fraction=1.0", "--config.stages.joint.eps=0.0",

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The released model: `pretrained/` = configs/release.py trained hdr -> joint at 64x128, then
-# fine-tuned at 256x512, exported without optimizer state. Extra arguments go to both train.py
+# fine-tuned at 128x256, exported without optimizer state. Extra arguments go to both train.py
 # calls (e.g. --config.data.data_dir=/data/tfds). ROOT (default runs) holds the workdirs.
 set -euo pipefail
 cd "$(dirname "$0")/.."

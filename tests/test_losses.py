@@ -43,6 +43,24 @@ def test_joint_loss_with_zero_eps_needs_no_hdr(batch):
   assert set(terms) == {"ldr"} and float(total) == pytest.approx(float(terms["ldr"]))
 
 
+def test_ssim_weight_adds_one_minus_the_evaluation_ssim(batch):
+  from drht_jax import metrics
+  i_hat, gt = batch["i_hat"][:, :, :16], batch["ldr_gt"][:, :, :16]
+  i_hat, gt = np.tile(i_hat, (1, 2, 1, 1)), np.tile(gt, (1, 2, 1, 1))  # 16x16 >= the window
+  plain, _ = losses.joint_loss(i_hat, gt, None, None, 0.0)
+  total, terms = losses.joint_loss(i_hat, gt, None, None, 0.0, ssim_weight=0.3)
+  dssim = 1.0 - float(np.mean(metrics.ssim(i_hat, gt)))
+  assert float(terms["dssim"]) == pytest.approx(dssim, rel=1e-5)
+  assert float(total) == pytest.approx(float(plain) + 0.3 * dssim, rel=1e-5)
+
+
+def test_dssim_is_zero_for_a_perfect_output_and_has_a_gradient_otherwise(batch):
+  gt = np.tile(batch["ldr_gt"][:, :, :16], (1, 2, 1, 1))
+  assert float(losses.dssim_loss(gt, gt)) == pytest.approx(0.0, abs=1e-6)
+  grad = jax.grad(losses.dssim_loss)(jnp.asarray(gt) * 0.5, gt)
+  assert np.all(np.isfinite(grad)) and np.any(grad != 0)
+
+
 def test_hdr_loss_gradient_is_finite_at_zero_prediction_and_huge_radiance():
   s_hat = jnp.zeros((1, 4, 4, 3))
   radiance = jnp.full((1, 4, 4, 3), 1e5).at[0, 0, 0].set(0.0)

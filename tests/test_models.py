@@ -190,6 +190,28 @@ def test_full_size_parameter_counts_match_readme(variant, expected):
   assert sum(p.size for p in jax.tree_util.tree_leaves(variables["params"])) == expected
 
 
+def test_paper_layout_has_no_global_context_layer(tiny):
+  _, variables = tiny
+  for net in ("f1", "f2"):
+    assert not [k for k in variables["params"][net]["body"] if k.endswith("_global")]
+
+
+@pytest.mark.parametrize("global_context", [False, True])
+def test_only_global_context_lets_a_far_pixel_change_the_output(global_context):
+  # 32x512: the left and right ends are ~480 px apart, beyond the nets' receptive field
+  # (~150 px), so without global context a change at one end cannot reach the other.
+  model = models.create_model(tiny_config(global_context=global_context))
+  variables = models.init_variables(model, jax.random.PRNGKey(0), (32, 512))
+  x = _ldr((1, 32, 512, 3))
+  x_far = x.at[:, :, -32:].set(1.0 - x[:, :, -32:])
+  apply = jax.jit(lambda v, x: model.apply(v, x, train=False)["i_hat"])
+  change = np.abs(np.asarray(apply(variables, x_far) - apply(variables, x)))[0, :, :32]
+  if global_context:
+    assert change.max() > 0
+  else:
+    assert change.max() == 0
+
+
 def test_conv_grads_is_read_from_the_config_and_from_runs_that_called_it_weight_grad():
   config = models.default_model_config()
   config.conv_grads = "im2col"
