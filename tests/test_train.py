@@ -310,7 +310,12 @@ def test_init_from_copies_only_the_named_groups(tiny_run, tiny_data_dir, tmp_pat
 
 def test_one_and_four_devices_give_the_same_losses(tiny_run, tiny_data_dir, tmp_path):
   reference_dir, _ = tiny_run
-  flags = "--xla_force_host_platform_device_count=4"
+  # 4 simulated devices on a 2-core machine under load (xdist workers) can reach an all-reduce
+  # late; XLA:CPU aborts after its default rendezvous timeout (seen once in CI: "only 2 of
+  # them arrived on time"), so give the collectives minutes instead.
+  flags = ("--xla_force_host_platform_device_count=4"
+           " --xla_cpu_collective_call_terminate_timeout_seconds=600"
+           " --xla_cpu_collective_timeout_seconds=600")
   result = run_train_py(str(tmp_path), tiny_data_dir, "--config.total_steps=8",
                         "--config.checkpoint_every=8", env={"XLA_FLAGS": flags})
   assert result.returncode == 0, result.stderr[-3000:]
