@@ -6,7 +6,6 @@ The photos are scikit-image's (installed with requirements.txt), given an exposu
 model never saw them: it was trained on rendered scenes only (pretrained/report.md).
 """
 
-import glob
 import os
 import subprocess
 import sys
@@ -49,7 +48,7 @@ def corrected(tmp_path_factory):
   for name, ev in CASES:
     stem = f"{name}_ev{ev:+.1f}"
     images[name] = (_read(folder / "input" / f"{stem}.jpg"),
-                    _read(next(iter(glob.glob(str(out / f"{stem}.*"))))),
+                    _read(out / f"{stem}.jpg"),  # JPEG in, JPEG out
                     _read(folder / "original" / f"{name}.jpg"))
   return images
 
