@@ -3,13 +3,15 @@
     python eval.py --workdir=runs/demo [--dataset=rendered/small --split=test]
         [--baselines=all|none|input,lime,...] [--step=N] [--max_images=N]
   writes runs/demo/eval/<dataset>-<split>/{report.md, metrics.json, per_image.csv, grid.png}
-  and prints the table (DRHT vs the baselines of measure.md on the same images).
+  and prints the table (DRHT vs the baselines of docs/measure.md on the same images).
 
     python eval.py --workdir=runs/demo --input='photos/*.jpg' --output=corrected [--save-hdr]
-        [--tile=1024]
-  corrects photos of any size (JPEG in -> JPEG out, PNG in -> 8-bit PNG out, same base name;
-  --save-hdr adds f1's HDR estimate as <name>.exr). Exit code 0 if every image succeeded, 1 if
-  any failed (named on stderr), 2 if --input matched nothing.
+        [--mode=guided|full] [--working_size=256] [--tile=1024]
+  corrects photos of any size (guided: DRHT at a working size, the correction carried to full
+  resolution by guided upsampling; full: the whole photo through the nets, tiled above ~4 MP;
+  JPEG in -> JPEG out, PNG in -> 8-bit PNG out, same base name; --save-hdr adds f1's HDR
+  estimate as <name>.exr). Exit code 0 if every image succeeded, 1 if any failed (named on
+  stderr), 2 if --input matched nothing.
 
 Logs warnings only; `--verbosity=0` adds INFO (Orbax's checkpoint reads), `--verbosity=1` DEBUG.
 """
@@ -21,6 +23,9 @@ flags.DEFINE_integer("step", None, "Checkpoint step (default: the latest).")
 flags.DEFINE_string("dataset", None, "TFDS name[/config] (default: the training config's).")
 flags.DEFINE_string("split", None, "Split to evaluate (default: config.data.eval_split).")
 flags.DEFINE_string("data_dir", None, "TFDS data_dir (default: the training config's).")
+flags.DEFINE_string("manual_dir", None, "Where a manual_dir data set (e.g. exposure_stacks) "
+                    "reads its files when it is not built yet (exposure_stacks default: the "
+                    "development set, datasets/exposure_stacks/README.md).")
 flags.DEFINE_string("baselines", "all", "all | none | comma list of baseline names.")
 flags.DEFINE_integer("max_images", None, "Evaluate at most this many images.")
 flags.DEFINE_integer("grid_rows", 4, "Images (rows) in grid.png.")
@@ -31,6 +36,11 @@ flags.DEFINE_bool("save_hdr", False, "Photo mode: also write f1's HDR as OpenEXR
                   "(--save-hdr works too).")
 flags.DEFINE_integer("tile", None, "Photo mode: force tiles of this size (a multiple of 32); "
                      "default: tiles only above ~4 MP.")
+flags.DEFINE_enum("mode", None, ["guided", "full"], "Photo mode: guided = the nets at a "
+                  "working size + guided upsampling of the correction (default); full = the "
+                  "whole photo through the nets (default when --tile is given).")
+flags.DEFINE_integer("working_size", 256, "Photo mode, guided: long side of the working "
+                     "resolution in pixels (--working-size works too).")
 flags.mark_flag_as_required("workdir")
 
 
@@ -46,12 +56,15 @@ def main(argv):
   if f.input is not None:
     if not f.output:
       raise app.UsageError("--input needs --output=FOLDER")
+    from drht_jax import inference  # pylint: disable=g-import-not-at-top
+    inference.enable_compilation_cache()   # a second run skips the nets' compilation
     return evaluate.correct_photos(f.workdir, f.input, f.output, save_hdr=f.save_hdr,
-                                   tile=f.tile, step=f.step)
+                                   tile=f.tile, step=f.step, mode=f.mode,
+                                   working_size=f.working_size)
   evaluate.evaluate_dataset(f.workdir, dataset=f.dataset, split=f.split,
                             baselines=f.baselines, step=f.step, max_images=f.max_images,
                             grid_rows=f.grid_rows, batch_size=f.batch_size,
-                            data_dir=f.data_dir)
+                            data_dir=f.data_dir, manual_dir=f.manual_dir)
   return 0
 
 

@@ -13,6 +13,9 @@ from absl import flags
 from ml_collections import config_flags
 
 CONFIG_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "configs")
+if not os.path.isdir(CONFIG_DIR):  # `drht-train`: this file bundled in the installed package
+  import configs  # pylint: disable=g-import-not-at-top
+  CONFIG_DIR = os.path.dirname(os.path.abspath(configs.__file__))
 
 
 def resolve_config_arg(argv):

@@ -1,8 +1,8 @@
-"""Speed benchmarks (shared/design/measure.md, "Speed"): one table, appended to bench/RESULTS.md.
+"""Speed benchmarks (docs/measure.md, "Speed"): one table, appended to bench/RESULTS.md.
 
     python bench/run.py                      # full: paper-size model, ~20-30 min on 2 CPU cores
     python bench/run.py --quick              # same code paths, tiny settings, < ~90 s (CI)
-    python bench/run.py --only=matmul,infer  # a subset: matmul, train, infer, loader
+    python bench/run.py --only=matmul,infer  # a subset: matmul, train, infer, loader, pipeline
     python bench/run.py --quick --no-append  # print only, RESULTS.md untouched
     python bench/run.py --gpu-only           # GPU-sized rows only, within --budget_s (GPU)
     python bench/run.py --gpu-only --quick   # the same code paths at tiny sizes (any device)
@@ -20,6 +20,11 @@ Rows:
   infer   eval-mode `model.apply` on one 256x512 image (ms, GFLOP/s, % matmul); full mode adds
           `inference.correct` on a 1-megapixel (1024x1024) and a 12-megapixel (3000x4000)
           photo (seconds per photo, compile time measured separately and excluded).
+  pipeline the device-side data recipe (`drht_jax/recipe.py` via `create_train_iterator`,
+          data.placement=device): ms per example of a batch made on the device; the joint
+          step alone on batches made beforehand (step-only img/s) vs `train.py`'s loop, a
+          fresh batch from the iterator then the step, blocking only at the end (end-to-end
+          img/s), and their ratio (goal >= 0.95); 3 alternating rounds, medians.
   loader  examples/s from `input_pipeline.create_train_iterator` (Grain over the TFDS
           array_record files) per worker count, and its ratio to the joint step's images/s.
   memory  peak host RSS of this process (`ru_maxrss`) and of its largest finished child
@@ -78,7 +83,7 @@ from drht_jax import preflight  # pylint: disable=g-import-not-at-top,wrong-impo
 from drht_jax import train_lib  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 RESULTS = os.path.join(REPO, "bench", "RESULTS.md")
-SECTIONS = ("matmul", "train", "infer", "loader", "gpu")
+SECTIONS = ("matmul", "train", "infer", "loader", "pipeline", "gpu")
 
 # Benchmark settings. train / loader: ((H, W), global batch); loader adds the split to crop
 # from (rendered/small's `train` patches are 64x128; its `test` images are 256x512 whole).
@@ -90,6 +95,10 @@ FULL = dict(
     dataset="rendered/small",
     loader=(((64, 128), 32, "train"), ((256, 512), 4, "test")), loader_workers=(0, 2),
     loader_examples=256,
+    # pipeline: the step comparison at 64x128 (a full-width 256x512 step next to the recipe
+    # was killed for memory on the 2-core machine); the recipe alone at both sizes.
+    pipeline=(((64, 128), 32),), pipeline_recipe=(((64, 128), 32), ((256, 512), 4)),
+    pipeline_steps=2,
 )
 QUICK = dict(
     width=0.125, matmul_n=1024, matmul_reps=3,
@@ -98,6 +107,7 @@ QUICK = dict(
     dataset="rendered/tiny",
     loader=(((64, 128), 2, "train"),), loader_workers=(0,),
     loader_examples=16,
+    pipeline=(((64, 128), 2),), pipeline_recipe=(((64, 128), 2),), pipeline_steps=2,
 )
 # GPU rows: (kind, stage, (H, W), batch, dtype, variant) in priority order; `variant`:
 # None (the config's conv_grads from `gpu_conv_grads`), "deterministic" (a child process with
@@ -461,11 +471,12 @@ def bench_infer(table: Table, settings, cache: Models):
     inference.clear_cache()
     with CompileTimer() as compile_timer:
       t0 = time.perf_counter()
-      inference.correct(model, variables, photo)
-      first_s = time.perf_counter() - t0
+      inference.correct(model, variables, photo, mode="full")   # the whole photo through the
+      first_s = time.perf_counter() - t0                        # nets; guided: bench/photo.py
     reps = settings["photo_reps"] if label != "12mp" else 0
     if reps:
-      seconds, times = timed(lambda: inference.correct(model, variables, photo), reps, 0)
+      seconds, times = timed(lambda: inference.correct(model, variables, photo, mode="full"),
+                             reps, 0)
     else:  # ~2.5 min a call here: one cold call, compile time subtracted
       seconds, times = first_s - compile_timer.seconds, [first_s]
     table.add("infer correct", f"{h}x{w} ({h * w / 1e6:.1f} MP) width {settings['width']}",
@@ -590,7 +601,7 @@ def loader_config(settings, image_size, batch_size, split, workers, data_dir):
       "seed": 0, "batch_size": batch_size, "image_size": tuple(image_size),
       "data": {"dataset": settings["dataset"], "train_split": split, "data_dir": data_dir,
                "manual_dir": None, "num_workers": workers, "worker_buffer_size": 2,
-               "flip": True}})
+               "flip": True, "placement": "host"}})  # the Grain path
 
 
 def _parse_absl_flags():
@@ -632,6 +643,72 @@ def bench_loader(table: Table, settings, data_dir):
       table.add("loader / joint step", f"{name}: best loader ex/s over joint img/s", ratio,
                 "x")
       table.headline[f"loader_{name}_vs_joint"] = ratio
+
+
+def _pipeline_iterator(settings, config, data_dir):
+  config.data.dataset, config.data.data_dir = settings["dataset"], data_dir
+  config.data.placement, config.data.num_workers = "device", 0
+  return input_pipeline.create_train_iterator(config, 0, 1, 1)
+
+
+def bench_pipeline(table: Table, settings, cache: Models, data_dir):
+  """The `pipeline` rows (module docstring): recipe ms/example, step-only vs end to end."""
+  steps = settings["pipeline_steps"]
+  for image_size, batch_size in settings["pipeline_recipe"]:
+    name = f"{image_size[0]}x{image_size[1]}"
+    iterator = _pipeline_iterator(settings, bench_config("joint", settings, image_size,
+                                                         batch_size), data_dir)
+    jax.block_until_ready(next(iterator))  # compiles the recipe
+    reps = max(steps, 4)
+    t0 = time.perf_counter()
+    for _ in range(reps):
+      jax.block_until_ready(next(iterator))
+    ms = (time.perf_counter() - t0) / (reps * batch_size) * 1e3
+    table.add("pipeline recipe", f"{settings['dataset']} {name} batch {batch_size}, on the "
+              f"{jax.default_backend()}", ms, "ms/example", runs=reps)
+    table.headline[f"recipe_{name}_ms_per_ex"] = ms
+    del iterator
+
+  for image_size, batch_size in settings["pipeline"]:
+    name = f"{image_size[0]}x{image_size[1]}"
+    config = bench_config("joint", settings, image_size, batch_size)
+    iterator = _pipeline_iterator(settings, config, data_dir)
+    plan = train_lib.plan_stages(config)
+    _, host_state, _ = cache.get(config, table)
+    model = models.create_model(config.model, axis_name=train_lib.AXIS)
+    tx = train_lib.stage_optimizer(config, plan[0], host_state.params)
+    state = flax.jax_utils.replicate(host_state.replace(opt_state=tx.init(host_state.params)))
+    p_step = train_lib.make_p_train_step(model, tx, plan[0])
+    batches = [next(iterator) for _ in range(steps)]  # step-only input: made beforehand
+    state, out = p_step(state, batches[0])  # compiles the step
+    jax.block_until_ready((state, out, batches))
+    rates = {"step": [], "e2e": []}
+    for _ in range(3):  # alternating rounds, medians: a shared machine's load drifts
+      t0 = time.perf_counter()
+      for batch in batches:
+        state, out = p_step(state, batch)
+      jax.block_until_ready((state, out))
+      rates["step"].append(steps * batch_size / (time.perf_counter() - t0))
+      t0 = time.perf_counter()
+      for _ in range(steps):  # train_lib.train_and_evaluate's loop body
+        state, out = p_step(state, next(iterator))
+      jax.block_until_ready((state, out))
+      rates["e2e"].append(steps * batch_size / (time.perf_counter() - t0))
+    step_only, end_to_end = (statistics.median(rates[k]) for k in ("step", "e2e"))
+    if not np.isfinite(float(out["loss"][0])):
+      raise FloatingPointError("bench/run.py: pipeline step loss is not finite")
+    label = f"joint {name} batch {batch_size} width {settings['width']}"
+    table.add("pipeline step only", label + f", {steps} batches made beforehand, median of 3 "
+              f"rounds", step_only, "img/s", runs=3)
+    table.add("pipeline end to end", label + f", next(iterator) + step, median of 3 rounds",
+              end_to_end, "img/s", runs=3)
+    table.add("pipeline e2e / step", f"{name}: end to end over step-only",
+              end_to_end / step_only, "x")
+    table.headline[f"pipeline_{name}_step_img_s"] = step_only
+    table.headline[f"pipeline_{name}_e2e_img_s"] = end_to_end
+    table.headline[f"pipeline_{name}_e2e_vs_step"] = end_to_end / step_only
+    del iterator, state, batches
+    gc.collect()
 
 
 # --- Report ---------------------------------------------------------------------------------
@@ -751,12 +828,15 @@ def main(argv=None):
     bench_infer(table, settings, cache)
   if "gpu" in args.only and (args.gpu_only or jax.default_backend() == "gpu"):
     bench_gpu(table, cache, args)
-  if "loader" in args.only:
+  if "loader" in args.only or "pipeline" in args.only:
     with tempfile.TemporaryDirectory(prefix="bench_tfds_") as tmp:
       data_dir = args.data_dir or (tmp if args.quick else None)
       with contextlib.redirect_stdout(sys.stderr):  # TFDS prints progress to stdout
         input_pipeline.prepare(settings["dataset"], data_dir)  # (built only if missing)
-        bench_loader(table, settings, data_dir)
+        if "loader" in args.only:
+          bench_loader(table, settings, data_dir)
+        if "pipeline" in args.only:
+          bench_pipeline(table, settings, cache, data_dir)
 
   own, children = peak_rss_gib()
   table.add("memory", "peak host RSS, this process", own, "GiB")

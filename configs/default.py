@@ -100,6 +100,18 @@ def get_config():
       # one corruption per scene, as a data set with corruptions frozen at build time.
       fresh_corruptions=True,
       max_train_records=0,          # > 0: train on the first N records (scenes) only
+      # Where the training records live (the recipe runs on the device either way; same bits):
+      # "device": decoded once and kept in device memory, examples gathered there by index (no
+      # per-step host work); "host": Grain reads and decodes each batch's records
+      # (num_workers processes); "auto": device when the decoded records fit
+      # device_budget_gib (0: a quarter of the device's memory; 2 GiB on a CPU).
+      placement="auto",
+      device_budget_gib=0.0,
+      # The input's corruption of scene data (drht_jax/recipe.py; example records keep their
+      # stored inputs): "camera" (drht_jax/camera.py's simulated capture: exposure, white
+      # balance, shot + read noise, camera curve, 8 bit, JPEG) or "parametric" (random
+      # exposure, contrast and camera curve, Eq. 1, the recipe the release was trained with).
+      corruption="camera",
   ))
   config.model = models.default_model_config()
   # Full-size nets on a CPU: convolution gradients by conv.py's im2col path (XLA:CPU's own

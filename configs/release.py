@@ -25,6 +25,9 @@ SSIM_WEIGHT = 0.05  # ~3x the MSE term's gradient on a typical output (measured,
 def get_config(stage="joint"):
   config = demo.get_config()
   config.data.dataset = "rendered/full"
+  # The released model (pretrained/) was trained on the parametric corruption; pinned so that
+  # this config still describes it (the default is now the camera simulation).
+  config.data.corruption = "parametric"
   config.total_steps = 10_000
   config.checkpoint_every = 500
   config.log_every = 100

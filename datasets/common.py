@@ -1,8 +1,13 @@
-"""What every builder shares: the example schemas and the corruption recipe of design/data.md.
+"""What every builder shares: the record schemas, the scene codec, seeded stored examples.
+
+The recipe itself (crop, area resize, flip, corruption, targets) is `drht_jax/recipe.py`, in
+JAX, the only implementation: the loader runs it on the device, `make_hdr_example` /
+`make_ldr_example` below run it (jitted on the CPU) for builders with stored examples.
 
 Scene records (`rendered` >= 2.0.0) hold one whole radiance map, stored compactly
-(`encode_radiance`); the input pipeline makes every example from one online (`make_example`:
-crop, area resize, flip, a fresh seeded corruption and the ground truth of that field of view).
+(`encode_radiance`); the input pipeline makes every example from one online
+(`recipe.scene_example`: crop, area resize, flip, a fresh seeded corruption and the ground truth
+of that field of view).
 
 An example record (`city_scene`, `sun360`) holds the exposure-normalised radiance (f1's target),
 the corrupted 8-bit input and the 8-bit ground truth of the fixed tone-mapping operator, plus the corruption parameters.
@@ -19,13 +24,21 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from drht_jax import hdr
+from drht_jax import recipe
 
-# Bump with any change to drht_jax.hdr's corruption or tone mapping (data.md: versioned TMO).
+# Bump with any change to drht_jax.recipe / hdr's corruption or tone mapping (docs/data.md: versioned
+# TMO).
 # v2: the ground truth's statistics (log-average, 1st/99th luminance percentiles, auto key) are
 # those of the example's own field of view, i.e. the radiance the net sees (the crop, after its
 # area resize); a whole-scene test image is the crop at scale 1, so train and test share one
 # definition and the target is a function of the input's scene content only.
-RECIPE = ("v2 gt=reinhard-global-autokey(exponent clipped to [-1,1])+gamma2.2 over the example's field of view, 8-bit; "
+# v3: one JAX implementation (drht_jax/recipe.py), run on the device: fractional crop windows
+# resampled by exact area weights, examples keyed by fold_in(seed, step, example); the ground
+# truth is that of the exposure-normalised radiance (as stored examples always had it).
+# v4: the training/eval input of scene data is `config.data.corruption`, by default "camera"
+# (drht_jax/camera.py); stored example records (city_scene, sun360) keep the parametric one.
+RECIPE = ("v4 jax-recipe input=data.corruption(default camera: drht_jax/camera.py; "
+          "parametric below) gt=reinhard-global-autokey(exponent clipped to [-1,1])+gamma2.2 over the example's field of view, 8-bit; "
           "ev[-6,3], contrast[0.7,1.4], crf{gamma[1.8,2.6],sigmoid[0.6,1.2]}, clip, 8-bit")
 
 
@@ -105,74 +118,6 @@ def make_scene_record(radiance: np.ndarray, scene_id: str) -> dict:
           "codec": SCENE_CODEC}
 
 
-# --- Online examples from a scene (NumPy only: this runs in Grain workers).
-
-def _area_resize_axis(image: np.ndarray, size_out: int, axis: int) -> np.ndarray:
-  """Exact area (box) resize along `axis`: output pixel `i` is the mean of the input over
-  [i, i + 1) * size_in / size_out, fractional pixels weighted by their overlap. Differences of
-  a float64 running sum (no BLAS: a small matmul in a loader worker can be 10x slower with
-  OpenBLAS threads fighting over busy cores)."""
-  size_in = image.shape[axis]
-  edges = np.arange(size_out + 1, dtype=np.float64) * (size_in / size_out)
-  index = np.minimum(edges.astype(np.int64), size_in - 1)
-  frac = (edges - index).reshape((-1,) + (1,) * (image.ndim - 1 - axis))
-  running = np.cumsum(image, axis=axis, dtype=np.float64)
-  # Sum of the input before position p: running[k - 1] + frac * image[k], k = floor(p).
-  before = np.take(running, index, axis=axis) - np.take(image, index, axis=axis) * (1 - frac)
-  return (np.diff(before, axis=axis) * (size_out / size_in)).astype(np.float32)
-
-
-def area_resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
-  """Area resize of `[h, w, C]` to `[height, width, C]`: block means where the factor is an
-  integer, exact fractional box weights otherwise (`_area_resize_axis`)."""
-  h, w, c = image.shape
-  if (h, w) == (height, width):
-    return image
-  if h % height == 0 and w % width == 0:
-    fy, fx = h // height, w // width
-    return image.reshape(height, fy, width, fx, c).mean(axis=(1, 3), dtype=np.float32)
-  if h != height:
-    image = _area_resize_axis(image, height, 0)
-  if w != width:
-    image = _area_resize_axis(image, width, 1)
-  return image
-
-
-def crop_window(rng: np.random.Generator, scene_hw, size, scale_range, whole_prob):
-  """A random crop `(y, x, h, w)` of a scene `scene_hw` with the aspect ratio of `size`.
-
-  With probability `whole_prob` the largest such crop (the whole scene when the aspect ratios
-  match, i.e. the test protocol); otherwise its side is a uniform fraction in `scale_range` of
-  the largest, never below `size` itself (no upsampling). Position uniform.
-  """
-  sh, sw = scene_hw
-  th, tw = size
-  max_h = min(sh, int(sw * th / tw))
-  if max_h < th:
-    raise DataError(f"a scene of {sh}x{sw} is smaller than image_size {th}x{tw}")
-  if rng.uniform() < whole_prob:
-    h = max_h
-  else:
-    lo = max(scale_range[0] * max_h, th)
-    h = int(round(rng.uniform(lo, max(lo, scale_range[1] * max_h))))
-  h = min(max(h, th), max_h)
-  w = min(sw, max(tw, int(round(h * tw / th))))
-  y = int(rng.integers(0, sh - h + 1))
-  x = int(rng.integers(0, sw - w + 1))
-  return y, x, h, w
-
-
-def make_example(radiance: np.ndarray, params: dict) -> dict:
-  """Radiance of the field of view `[H, W, 3]` (already cropped and resized) -> the float32
-  example `{"ldr", "hdr", "ldr_gt"}`: input by `hdr.np_corrupt_radiance(**params)`, `hdr` the
-  radiance normalised to log-average 0.18, ground truth by `hdr.np_ground_truth_ldr` of this
-  same radiance, quantised to 8 bits like the input (the recipe of `RECIPE`)."""
-  radiance = np.asarray(radiance, np.float32)
-  return {"ldr": hdr.np_corrupt_radiance(radiance, **params).astype(np.float32),
-          "hdr": hdr.np_normalize_exposure(radiance).astype(np.float32),
-          "ldr_gt": hdr.np_quantize_8bit(hdr.np_ground_truth_ldr(radiance)).astype(np.float32)}
-
-
 def example_key(seed: int, example_id) -> jax.Array:
   """PRNG key of one example: `fold_in(seed, id)`; a string id is hashed with CRC-32."""
   if isinstance(example_id, str):
@@ -226,14 +171,13 @@ def to_uint8(x) -> np.ndarray:
 
 @jax.jit
 def _hdr_images(radiance, key):
-  params = hdr.sample_corruption(key)
-  scene = hdr.normalize_exposure(radiance)
-  ldr = hdr.corrupt_radiance(radiance, **params)
-  return scene, ldr, hdr.ground_truth_ldr(scene), params
+  example, params = recipe.make_example(key, radiance, "parametric")
+  return example["hdr"], example["ldr"], example["ldr_gt"], params
 
 
 def make_hdr_example(radiance: np.ndarray, seed: int, example_id) -> dict:
-  """Radiance `[H, W, 3]` float, finite, >= 0 -> one HDR example (see `hdr_features`)."""
+  """Radiance `[H, W, 3]` float, finite, >= 0 -> one HDR example (see `hdr_features`):
+  `recipe.make_example` with the parametric corruption, keyed by `example_key(seed, id)`."""
   radiance = np.asarray(radiance, np.float32)
   if not np.all(np.isfinite(radiance)):
     raise ValueError(f"example {example_id}: radiance has NaN/Inf values")
@@ -252,8 +196,8 @@ def make_hdr_example(radiance: np.ndarray, seed: int, example_id) -> dict:
 
 @jax.jit
 def _ldr_images(ldr, key):
-  params = hdr.sample_corruption(key)
-  return hdr.corrupt_ldr(ldr, params["ev"], params["contrast"]), params
+  params = recipe.sample_corruption(key)
+  return recipe.corrupt_ldr(ldr, params["ev"], params["contrast"]), params
 
 
 def make_ldr_example(ldr: np.ndarray, seed: int, example_id) -> dict:
@@ -271,8 +215,3 @@ def make_ldr_example(ldr: np.ndarray, seed: int, example_id) -> dict:
       "ev": np.float32(params["ev"]),
       "contrast": np.float32(params["contrast"]),
   }
-
-
-def scene_rng(seed: int, scene_id: str) -> np.random.Generator:
-  """The generator of a test scene's fixed corruption: a function of (seed, id) only."""
-  return np.random.default_rng([int(seed), zlib.crc32(str(scene_id).encode("utf-8"))])

@@ -1,4 +1,4 @@
-"""The comparison methods of measure.md (the paper's Table 1 peers), real implementations.
+"""The comparison methods of docs/measure.md (the paper's Table 1 peers), real implementations.
 
 Each baseline maps one LDR image `[H, W, 3]` in [0, 1] (display-encoded, e.g. an 8-bit photo
 / 255) to a corrected image of the same shape, float32 in [0, 1]. They are NumPy / SciPy /

@@ -1,7 +1,7 @@
 """What `eval.py` does: evaluate a checkpoint on a test split, or correct a user's photos.
 
 `evaluate_dataset` restores a training workdir's checkpoint (with the config saved next to
-it), runs DRHT and the baselines of measure.md on the same images and writes, under
+it), runs DRHT and the baselines of docs/measure.md on the same images and writes, under
 `workdir/eval/<dataset with / replaced by ->-<split>/`:
   report.md       the paper's Table 1 layout (method | PSNR | SSIM | FSIM | perceptual), plus
                   f1's HDR estimate vs the ground-truth HDR (PU21-PSNR/SSIM, log RMSE) when
@@ -45,8 +45,10 @@ LABELS = {
     F1_REINHARD: "f1 + Reinhard TMO (HDRCNN-style [6])",
     DRHT: "DRHT (ours)",
 }
-LDR_METRICS = ("psnr", "ssim", "fsim", "fsim_luminance", "block_excess")
-HDR_METRICS = ("pu21_psnr", "pu21_ssim", "log_hdr_rmse")
+# The registry's names (metrics.REGISTRY): psnr, ssim, fsim, fsim_luminance, block_excess,
+# ciede2000, colourfulness, colourfulness_ratio | pu21_psnr, pu21_ssim, log_hdr_rmse.
+LDR_METRICS = metrics.LDR_METRICS
+HDR_METRICS = metrics.HDR_METRICS
 PERCEPTUAL = "cvvdp_jod"
 ALL_METRICS = LDR_METRICS + HDR_METRICS + (PERCEPTUAL,)
 CONVENTIONS = (
@@ -64,6 +66,9 @@ CONVENTIONS = (
     "HDR (f1's S_full vs the ground-truth radiance): PU21 (banding_glare) after scaling the "
     "reference's peak luminance to 4000 cd/m^2 (same factor for the prediction), PSNR with "
     "peak 256 on encoded RGB, SSIM on encoded luminance; log RMSE of ln(radiance + 1/255).",
+    "Colour: ΔE00 = mean CIEDE2000 (skimage, sRGB D65 Lab) against the reference; "
+    "colourfulness = Hasler & Suesstrunk 2003 (0-255 scale) of the output, and its ratio to "
+    "the reference's (< 1: washed-out colours).",
     "Ground truth LDR: the data recipe's Reinhard global TMO + gamma 2.2 of the HDR.",
 )
 
@@ -128,11 +133,14 @@ def evaluate_dataset(workdir: str, dataset: Optional[str] = None, split: Optiona
                      baselines: str = "all", step: Optional[int] = None,
                      max_images: Optional[int] = None, grid_rows: int = 4,
                      batch_size: int = 4, data_dir: Optional[str] = None,
-                     perceptual: Optional[bool] = None, out=sys.stdout) -> dict:
+                     perceptual: Optional[bool] = None, out=sys.stdout,
+                     manual_dir: Optional[str] = None) -> dict:
   """Evaluates DRHT and the baselines on one split and writes the report (module docstring).
 
   `dataset`/`split` default to the checkpoint config's `data.dataset` / `data.eval_split`.
-  `perceptual`: None = cvvdp if installed. Returns the metrics.json dict.
+  `perceptual`: None = cvvdp if installed. `manual_dir`: where a manual_dir data set reads its
+  files if it is not built yet. Data with a middle-frame reference (`exposure_stacks`) also
+  get the real-exposure protocol (`exposure_protocol`). Returns the metrics.json dict.
   """
   config, model, variables, step = checkpointing.restore_for_inference(workdir, step)
   variables = jax.device_put(variables)
@@ -142,11 +150,14 @@ def evaluate_dataset(workdir: str, dataset: Optional[str] = None, split: Optiona
       data_config.dataset = dataset
     if data_dir:
       data_config.data_dir = data_dir
+    if manual_dir:
+      data_config.manual_dir = manual_dir
   split = split or data_config.get("eval_split", "test")
   methods = parse_baselines(baselines) + [DRHT]
   use_perceptual = metrics.perceptual_available() if perceptual is None else perceptual
 
   rows = []                            # (id, method, {metric: value})
+  protocol_rows = []                   # (id, method, reference, direction, {metric: value})
   seconds = collections.defaultdict(float)
   grid = collections.defaultdict(list)   # column -> images of the first grid_rows examples
   n_images = n_hdr = 0
@@ -177,6 +188,11 @@ def evaluate_dataset(workdir: str, dataset: Optional[str] = None, split: Optiona
         if use_perceptual:
           values[PERCEPTUAL] = float(metrics.cvvdp_jod(outputs[name], ref))
         rows.append((example["id"], name, values))
+        if "ldr_mid" in example:
+          protocol_rows.append((example["id"], name, "fused", example["direction"], values))
+          protocol_rows.append((example["id"], name, "middle", example["direction"], {
+              m: float(v) for m, v in metrics.compute_all(outputs[name],
+                                                          example["ldr_mid"]).items()}))
       if len(grid["ldr_gt"]) < grid_rows and (
           not grid["ldr_gt"] or grid["ldr_gt"][0].shape == ref.shape):
         for name in methods:
@@ -192,6 +208,8 @@ def evaluate_dataset(workdir: str, dataset: Optional[str] = None, split: Optiona
 
   summary = _summarise(rows, methods, step, data_config.dataset, split, n_images, n_hdr,
                        seconds, use_perceptual, workdir)
+  if protocol_rows:
+    summary["exposure_protocol"] = exposure_protocol(protocol_rows, methods)
   folder = report_dir(workdir, data_config.dataset, split)
   os.makedirs(folder, exist_ok=True)
   _write_json(os.path.join(folder, "metrics.json"), summary)
@@ -201,6 +219,8 @@ def evaluate_dataset(workdir: str, dataset: Optional[str] = None, split: Optiona
   visualize.save_grid(os.path.join(folder, "grid.png"),
                       [np.stack(grid[c]) for c in columns])
   table = render_report(summary, columns=[c for c in columns if c != "ldr_gt"])
+  if protocol_rows:
+    table += render_protocol(summary["exposure_protocol"], [c for c in columns if c != "ldr_gt"])
   with open(os.path.join(folder, "report.md"), "w") as f:
     f.write(table)
   print(table, file=out)
@@ -228,6 +248,63 @@ def _summarise(rows, methods, step, dataset, split, n_images, n_hdr, seconds, us
   return summary
 
 
+PROTOCOL_REFERENCES = {"fused": "the Mertens exposure fusion of the whole stack",
+                       "middle": "the stack's middle frame"}
+PROTOCOL_SUBSETS = ("all", "under", "over")
+PROTOCOL_METRICS = ("psnr", "ssim", "fsim")
+
+
+def exposure_protocol(protocol_rows, methods) -> dict:
+  """The real-exposure protocol (`exposure_stacks`): `{reference: {subset: {method: {metric:
+  mean, "n": images}}}}` for the references `fused` and `middle` and the subsets all / under /
+  over (the input frame darker / brighter than the middle frame), as MSEC (Afifi et al. 2021)
+  reports under- and over-exposure separately."""
+  out = {}
+  for reference in PROTOCOL_REFERENCES:
+    out[reference] = {}
+    for subset in PROTOCOL_SUBSETS:
+      table = {}
+      for name in methods:
+        picked = [v for _, m, r, d, v in protocol_rows
+                  if m == name and r == reference and (subset == "all" or d == subset)]
+        if picked:
+          table[name] = {"n": len(picked), **{
+              k: _json_number(np.mean([v[k] for v in picked])) for k in PROTOCOL_METRICS}}
+      out[reference][subset] = table
+  return out
+
+
+def render_protocol(protocol: dict, columns: Sequence[str]) -> str:
+  """Markdown of `exposure_protocol`: one table per reference, PSNR / SSIM / FSIM of all,
+  under- and over-exposed inputs side by side."""
+  lines = ["", "Real exposures: `ldr_gt` of the table above is the stack's fused reference (not the "
+           "recipe's TMO); below, the same outputs against both references, under- and "
+           "over-exposed inputs apart."]
+  for reference, subsets in protocol.items():
+    counts = {s: next(iter(t.values()))["n"] if t else 0 for s, t in subsets.items()}
+    lines += ["", f"## Real exposures against {PROTOCOL_REFERENCES[reference]} "
+              f"(`{reference}`; {counts['all']} inputs: {counts['under']} under, "
+              f"{counts['over']} over)", "",
+              "| Method | " + " | ".join(f"{s} {m.upper()}" for s in PROTOCOL_SUBSETS
+                                         for m in PROTOCOL_METRICS) + " |",
+              "|" + "---|" * (1 + len(PROTOCOL_SUBSETS) * len(PROTOCOL_METRICS))]
+    for name in columns:
+      cells = [LABELS.get(name, name)]
+      for subset in PROTOCOL_SUBSETS:
+        entry = subsets[subset].get(name, {})
+        cells += [_fmt(entry.get("psnr"), 2), _fmt(entry.get("ssim"), 4),
+                  _fmt(entry.get("fsim"), 4)]
+      lines.append("| " + " | ".join(cells) + " |")
+  return "\n".join(lines) + "\n"
+
+
+def _colourfulness_cell(entry):
+  """'M (ratio)', e.g. '31.2 (0.84)'; '—' where the run predates the colour metrics."""
+  if entry.get("colourfulness") is None:
+    return "—"
+  return f"{_fmt(entry['colourfulness'], 1)} ({_fmt(entry.get('colourfulness_ratio'), 2)})"
+
+
 def render_report(summary: dict, columns: Sequence[str]) -> str:
   """Markdown: header lines, then one row per method (Table 1 layout)."""
   perceptual_na = "n/a (cvvdp not installed)"
@@ -239,7 +316,7 @@ def render_report(summary: dict, columns: Sequence[str]) -> str:
   lines += [f"  - {c}" for c in summary["conventions"]]
   show_hdr = summary["n_with_hdr"] > 0
   header = ["Method", "PSNR (dB)", "SSIM", "FSIM (FSIMc)", "Perceptual (cvvdp JOD)",
-            "Blocks (32 px)"]
+            "Blocks (32 px)", "ΔE00", "Colourfulness (ratio)"]
   if show_hdr:
     header += ["HDR PU21-PSNR (dB)", "HDR PU21-SSIM", "HDR log RMSE"]
   header.append("s / image")
@@ -249,7 +326,8 @@ def render_report(summary: dict, columns: Sequence[str]) -> str:
     cells = [entry["label"], _fmt(entry.get("psnr"), 2), _fmt(entry.get("ssim"), 4),
              _fmt(entry.get("fsim"), 4),
              _fmt(entry.get(PERCEPTUAL), 2) if summary["perceptual"] else perceptual_na,
-             _fmt(entry.get("block_excess"), 3)]
+             _fmt(entry.get("block_excess"), 3), _fmt(entry.get("ciede2000"), 2),
+             _colourfulness_cell(entry)]
     if show_hdr:
       cells += [_fmt(entry.get("pu21_psnr"), 2), _fmt(entry.get("pu21_ssim"), 4),
                 _fmt(entry.get("log_hdr_rmse"), 4)]
@@ -308,24 +386,44 @@ def output_paths(path: str, output_dir: str) -> Dict[str, str]:
           "hdr": os.path.join(output_dir, stem + ".exr")}
 
 
-def correct_photos(workdir: str, pattern: str, output_dir: str, save_hdr: bool = False,
+def correct_photos(workdir: str, pattern, output_dir: str, save_hdr: bool = False,
                    tile: Optional[int] = None, step: Optional[int] = None,
                    overlap: int = inference.DEFAULT_OVERLAP,
                    max_pixels: int = inference.DEFAULT_MAX_PIXELS,
+                   mode: Optional[str] = None,
+                   working_size: int = inference.DEFAULT_WORKING_SIZE,
                    out=sys.stdout, err=sys.stderr) -> int:
   """Corrects every image file `pattern` matches into `output_dir`.
 
-  Returns the exit code: 0 if every image was corrected, 1 if any failed (each failure is
-  one line on `err` naming the file; the others are still written), 2 if nothing matched.
+  `pattern`: a file, folder or glob (`expand_inputs`), or a list of them (`drht-correct
+  IN...`). `mode`: `inference.MODES`; None = `full` if `tile` is given (tiles exist in that
+  mode only), else `inference.DEFAULT_MODE`. `working_size`: long side of the working
+  resolution in `guided` mode. Returns the exit code: 0 if every image was corrected, 1 if any
+  failed (each failure is one line on `err` naming the file; the others are still written),
+  2 if nothing matched.
   """
-  paths = expand_inputs(pattern)
-  if not paths:
-    print(f"error: --input={pattern}: no files matched", file=err)
+  patterns = [pattern] if isinstance(pattern, str) else list(pattern)
+  paths = []
+  for item in patterns:
+    matched = expand_inputs(item)
+    if not matched:
+      print(f"error: --input={item}: no files matched", file=err)
+      return 2
+    paths += [p for p in matched if p not in paths]
+  if mode is None:
+    mode = inference.MODE_FULL if tile is not None else inference.DEFAULT_MODE
+  if mode not in inference.MODES:
+    print(f"error: --mode={mode}: expected one of {', '.join(inference.MODES)}", file=err)
+    return 2
+  if tile is not None and mode != inference.MODE_FULL:
+    print(f"error: --tile applies to --mode={inference.MODE_FULL} only", file=err)
     return 2
   config, model, variables, step = checkpointing.restore_for_inference(workdir, step)
   del config
   variables = jax.device_put(variables)
-  print(f"checkpoint step {step} of {workdir}; {len(paths)} file(s) -> {output_dir}", file=out)
+  print(f"checkpoint step {step} of {workdir}; {len(paths)} file(s) -> {output_dir} "
+        f"(mode {mode}" + (f", working size {working_size})" if mode == inference.MODE_GUIDED
+                           else ")"), file=out)
   failures, done_pixels, seen = 0, 0, {}
   model_seconds = 0.0
   start_all = time.perf_counter()
@@ -339,8 +437,10 @@ def correct_photos(workdir: str, pattern: str, output_dir: str, save_hdr: bool =
         raise ValueError(f"output {targets['ldr']} would overwrite the input")
       image = imageio_utils.read_ldr(path)
       start = time.perf_counter()
-      corrected, radiance = inference.correct(model, variables, image.pixels, tile=tile,
-                                              overlap=overlap, max_pixels=max_pixels)
+      corrected, radiance = inference.correct(model, variables, image.pixels, mode=mode,
+                                              working_size=working_size, tile=tile,
+                                              overlap=overlap, max_pixels=max_pixels,
+                                              want_hdr=save_hdr)
       model_seconds += time.perf_counter() - start
       imageio_utils.write_ldr(targets["ldr"], corrected)
       seen[targets["ldr"]] = path

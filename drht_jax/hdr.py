@@ -5,14 +5,12 @@ LDR images are display-encoded in [0, 1]. Every function is pure and jit-able; p
 statistics (log-average luminance, percentiles) reduce over the last three axes only, so a
 batch `[B, H, W, 3]` is handled image by image.
 
-The data recipe (exposure normalisation, corruption, ground-truth tone mapping) also has NumPy
-twins at the end of this file (`np_*`): the input pipeline makes examples in Grain workers,
-where no JAX may run. `tests/test_hdr.py` checks that both agree.
+The data recipe that composes these (crop, corruption, targets) is `drht_jax/recipe.py`, the
+only implementation of it: the loader runs it on the device, the builders on the CPU.
 """
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 # Paper Sec. 3.4: alpha, gamma of Eq. 2 and delta of Eq. 3.
 ALPHA = 0.03
@@ -165,129 +163,3 @@ def ground_truth_ldr(radiance):
   data set's ground truth: bump the builders' versions with it.
   """
   return display_encode(reinhard_global(radiance))
-
-
-# --- The corruption that makes an under/over-exposed input from a radiance map (data.md).
-
-EV_RANGE = (-6.0, 3.0)          # paper Sec. 4.1
-CONTRAST_RANGE = (0.7, 1.4)     # power-law contrast around mid-grey, see change_contrast
-CRF_GAMMA_RANGE = (1.8, 2.6)
-CRF_SIGMOID_N_RANGE = (0.6, 1.2)
-
-
-def sample_corruption(key):
-  """Draws one example's corruption parameters from `key` (uniform in the ranges above).
-
-  Returns a dict of scalars: `ev`, `contrast`, `crf_kind` (int32 index into CRF_NAMES) and
-  `crf_param` (the gamma or the sigmoid exponent). Same key, same parameters.
-  """
-  k_ev, k_contrast, k_kind, k_param = jax.random.split(key, 4)
-  ev = jax.random.uniform(k_ev, (), minval=EV_RANGE[0], maxval=EV_RANGE[1])
-  contrast = jax.random.uniform(k_contrast, (), minval=CONTRAST_RANGE[0],
-                                maxval=CONTRAST_RANGE[1])
-  kind = jax.random.randint(k_kind, (), 0, len(CRF_NAMES))
-  u = jax.random.uniform(k_param, ())
-  lo = jnp.where(kind == 0, CRF_GAMMA_RANGE[0], CRF_SIGMOID_N_RANGE[0])
-  hi = jnp.where(kind == 0, CRF_GAMMA_RANGE[1], CRF_SIGMOID_N_RANGE[1])
-  return {"ev": ev, "contrast": contrast, "crf_kind": kind, "crf_param": lo + u * (hi - lo)}
-
-
-def corrupt_radiance(radiance, ev, contrast, crf_kind, crf_param):
-  """Eq. 1 with a bad exposure: radiance `[H, W, 3]` -> 8-bit-quantised LDR input in [0, 1].
-
-  Normalise exposure (log-average to 0.18), change contrast, scale by `2 ** ev`, camera curve,
-  clip, quantise. The parameters come from `sample_corruption`.
-  """
-  scene = change_contrast(normalize_exposure(radiance), contrast)
-  return quantize_8bit(apply_crf(jnp.clip(expose(scene, ev), 0.0, 1.0), crf_kind, crf_param))
-
-
-def corrupt_ldr(ldr, ev, contrast):
-  """Corruption for LDR-only data (Sun360): linearise, contrast, expose, re-encode, quantise.
-
-  `ldr` `[H, W, 3]` in [0, 1] (display-encoded) -> corrupted LDR in [0, 1].
-  """
-  linear = change_contrast(display_decode(ldr), contrast)
-  return quantize_8bit(display_encode(expose(linear, ev)))
-
-
-# --- NumPy twins of the data recipe, for loader workers (no JAX there). Float32 math, same
-# formulas; `tests/test_hdr.py` checks they match the JAX versions above. One image `[H, W, 3]`.
-
-def np_luminance(rgb):
-  # A weighted sum, not `rgb @ w`: no BLAS call (OpenBLAS threads thrash busy loader cores).
-  w = [np.asarray(v, rgb.dtype) for v in REC709]
-  return rgb[..., 0] * w[0] + rgb[..., 1] * w[1] + rgb[..., 2] * w[2]
-
-
-def np_log_average_luminance(radiance, eps=1e-6):
-  """Geometric mean of the luminance of one image (a float)."""
-  return float(np.exp(np.mean(np.log(np_luminance(radiance) + np.float32(eps)),
-                              dtype=np.float64)))
-
-
-def np_normalize_exposure(radiance, key_value=0.18):
-  return radiance * np.float32(key_value / np_log_average_luminance(radiance))
-
-
-def np_change_contrast(radiance, contrast, pivot=0.18):
-  pivot = np.float32(pivot)
-  return pivot * np.power(np.maximum(radiance, 0.0) / pivot, np.float32(contrast))
-
-
-def np_display_encode(linear, gamma=DISPLAY_GAMMA):
-  return np.power(np.clip(linear, 0.0, 1.0), np.float32(1.0 / gamma))
-
-
-def np_apply_crf(x, kind, param):
-  """`apply_crf` for a Python `kind` (0: gamma, 1: sigmoid with sigma 0.6)."""
-  x = np.clip(x, 0.0, 1.0)
-  if int(kind) == 0:
-    return np.power(x, np.float32(1.0 / param))
-  xn = np.power(x, np.float32(param))
-  sn = np.float32(0.6 ** param)
-  return xn / (xn + sn) * (np.float32(1.0) + sn)
-
-
-def np_quantize_8bit(x):
-  return np.round(np.clip(x, 0.0, 1.0) * np.float32(255.0)) / np.float32(255.0)
-
-
-def np_reinhard_global(radiance, eps=1e-6):
-  """`reinhard_global` with the automatic key, for one image."""
-  lum = np_luminance(radiance)
-  lum_avg = np_log_average_luminance(radiance, eps)
-  lum_min, lum_max = (float(v) + eps for v in np.percentile(lum, (1.0, 99.0)))
-  log_min, log_max, log_avg = np.log2(lum_min), np.log2(lum_max), np.log2(lum_avg)
-  span = max(log_max - log_min, 1e-3)
-  exponent = min(max((2.0 * log_avg - log_min - log_max) / span, -1.0), 1.0)  # see reinhard_global
-  key_value = 0.18 * 4.0 ** exponent
-  scale = np.float32(key_value / lum_avg)
-  scaled = scale * lum
-  white = np.float32(max(key_value / lum_avg * lum_max, 1e-3))
-  mapped = scaled * (1.0 + scaled / white**2) / (1.0 + scaled)
-  ratio = mapped / (lum + np.float32(eps))
-  return np.clip(radiance * ratio[..., None], 0.0, 1.0)
-
-
-def np_ground_truth_ldr(radiance):
-  """`ground_truth_ldr` for one image `[H, W, 3]` float32 -> [0, 1] float32."""
-  return np_display_encode(np_reinhard_global(radiance))
-
-
-def np_sample_corruption(rng: np.random.Generator) -> dict:
-  """One example's corruption from a NumPy generator: the distribution of `sample_corruption`
-  (uniform ev, contrast, CRF kind, CRF parameter in the same ranges), Python scalars."""
-  ev = float(rng.uniform(*EV_RANGE))
-  contrast = float(rng.uniform(*CONTRAST_RANGE))
-  kind = int(rng.integers(0, len(CRF_NAMES)))
-  lo, hi = CRF_GAMMA_RANGE if kind == 0 else CRF_SIGMOID_N_RANGE
-  return {"ev": ev, "contrast": contrast, "crf_kind": kind,
-          "crf_param": float(lo + rng.uniform() * (hi - lo))}
-
-
-def np_corrupt_radiance(radiance, ev, contrast, crf_kind, crf_param, quantize=True):
-  """`corrupt_radiance` for one image; `quantize=False` skips the 8-bit rounding (tests)."""
-  scene = np_change_contrast(np_normalize_exposure(radiance), contrast)
-  out = np_apply_crf(np.clip(scene * np.float32(2.0 ** ev), 0.0, 1.0), crf_kind, crf_param)
-  return np_quantize_8bit(out) if quantize else out

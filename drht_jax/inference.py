@@ -1,4 +1,25 @@
-"""Running a trained DRHT on images of any size: padding, tiling, one compile per shape.
+"""Running a trained DRHT on images of any size: a working resolution + guided upsampling
+(default), or the whole photo through the networks (padding, tiling, one compile per shape).
+
+Two modes (`correct(..., mode=)`):
+
+`guided` (default, `MODE_GUIDED`): the photo is area-downscaled to a working size near what
+the nets trained on (`working_size`: long side in pixels, default `DEFAULT_WORKING_SIZE`, each
+side rounded to a multiple of 32), DRHT runs once on that (one global context, so one tone
+curve for the whole photo, no tiles), and the *transformation* is carried to full resolution,
+not the pixels: a local affine colour transform `out(x) = A(x) I(x) + b(x)` (`A` 3x3, `b` 3)
+is fitted from the low-res input to the low-res output, guided-filter style (He et al.,
+"Guided Image Filtering", TPAMI 2013, Eq. 5-8 with a colour guide: box-filter means over a
+`(2r+1)^2` window, ridge regulariser `eps`; the fast guided filter, He & Sun 2015, fits at low
+resolution and upsamples the coefficients), the coefficients are upsampled bilinearly and
+applied to the full-resolution input in row strips (`strip_rows`), so memory stays bounded.
+f1's HDR is carried the same way in the log domain: the fitted target is
+`log(S_full + delta)` (Eq. 3's compression), the result is `exp(.) - delta`. Edges of the
+full-resolution photo stay sharp because each output pixel is a function of its own input
+colour; a photo no larger than the working size goes through the nets as in `full`.
+
+`full` (`MODE_FULL`): the whole photo through the networks at its own resolution (the
+behaviour before working sizes existed):
 
 The networks need H and W to be multiples of `models.SIZE_MULTIPLE` (32) and hold a few
 full-resolution feature maps at once (the full-size model: ~64 channels x 4 bytes per pixel
@@ -21,6 +42,7 @@ Forward functions are compiled ahead of time and cached per (model, input shape)
 `compiled_shapes()`.
 """
 
+import functools
 from typing import Callable, Dict, Optional, Sequence, Tuple
 
 import jax
@@ -34,6 +56,25 @@ from drht_jax import hdr, models
 DEFAULT_MAX_PIXELS = 2048 * 2048
 DEFAULT_TILE = 2048
 DEFAULT_OVERLAP = 64
+
+MODE_GUIDED = "guided"
+MODE_FULL = "full"
+MODES = (MODE_GUIDED, MODE_FULL)
+DEFAULT_MODE = MODE_GUIDED
+# Long side of the working resolution in `guided` mode, and the guided-filter fit there: window
+# radius (working-resolution pixels) and ridge regulariser on the guide's 3x3 colour covariance
+# (guide in [0, 1]). Chosen by measurement (`python experiments/working_size.py`, released
+# model): rendered/small test_256x512 (8 scenes), full 19.81 dB / SSIM 0.800, guided 256 r=16
+# 20.26 / 0.867 (r=8 20.16 / 0.855, r=4 20.03 / 0.840, working size 128: 18.45 / 0.836); real
+# exposure stacks (30 stacks, darkest + brightest frame of <= 512 px vs the Mertens fusion),
+# full 17.49 / 0.701, guided 256 r=16 17.45 / 0.755 (r=8 17.42 / 0.753; 128: 17.00 / 0.745).
+# 256 is the scale the nets trained at (whole scenes at 64x128 .. 128x256).
+DEFAULT_WORKING_SIZE = 256
+DEFAULT_RADIUS = 16
+DEFAULT_EPS = 1e-4
+# Full-resolution rows per strip when applying the upsampled transform (bounds memory:
+# ~strip_rows x W x 24 float32 of coefficients at a time).
+DEFAULT_STRIP_ROWS = 256
 
 # (model, padded input shape) -> compiled `variables, ldr -> (corrected, radiance)`.
 _COMPILED: Dict[tuple, Callable] = {}
@@ -188,9 +229,9 @@ def balanced_tile_side(size: int, max_side: int, overlap: int,
   return min(max_side, -(-side // multiple) * multiple)
 
 
-def correct(model, variables, image, tile: Optional[int] = None,
-            overlap: int = DEFAULT_OVERLAP, max_pixels: int = DEFAULT_MAX_PIXELS):
-  """Corrects one image of any size.
+def correct_full(model, variables, image, tile: Optional[int] = None,
+                 overlap: int = DEFAULT_OVERLAP, max_pixels: int = DEFAULT_MAX_PIXELS):
+  """Corrects one image of any size with the whole image through the networks (`full`).
 
   `image`: `[H, W, 3]` float32 in [0, 1] (display-encoded, e.g. a photo / 255).
   `tile`: None = one piece if the padded image has <= `max_pixels` pixels, else tiles of at
@@ -232,3 +273,243 @@ def correct_batch(model, variables, images: Sequence[np.ndarray]):
   corrected, radiance = (np.asarray(o) for o in fn(variables, padded))
   return (np.clip(corrected[:, :height, :width], 0.0, 1.0),
           np.maximum(radiance[:, :height, :width], 0.0))
+
+
+# --- Working resolution + guided upsampling (`guided` mode, module docstring).
+
+
+def working_shape(height: int, width: int, working_size: int,
+                  multiple: int = models.SIZE_MULTIPLE) -> Tuple[int, int]:
+  """The working resolution `(h, w)` of an `height x width` photo: the long side scaled to
+  `working_size`, each side then rounded to the nearest multiple of `multiple` (>= `multiple`,
+  so the nets need no padding; the aspect ratio changes by at most multiple/2 pixels a side).
+  Never larger than the photo rounded the same way."""
+  if working_size < multiple:
+    raise ValueError(f"working_size must be >= {multiple}, got {working_size}")
+  scale = min(1.0, working_size / max(height, width))
+
+  def side(n):
+    return max(multiple, int(round(n * scale / multiple)) * multiple)
+  return side(height), side(width)
+
+
+def _area_axis(image: np.ndarray, size_out: int, axis: int) -> np.ndarray:
+  """Exact area (box) downscale along `axis` (`size_out <= size_in`): output `i` is the
+  mean of the input over `[i, i + 1) * size_in / size_out`, boundary pixels weighted by their
+  overlap. One `np.add.reduceat` pass (float32) plus boundary corrections: ~10x faster than
+  a float64 running sum on a 12 MP photo. Same result as `imageio_utils.resize_area` (float64)."""
+  size_in = image.shape[axis]
+  if size_out == size_in:
+    return image
+  if not 0 < size_out < size_in:
+    raise ValueError(f"area downscale needs 0 < size_out <= {size_in}, got {size_out}")
+  edges = np.arange(size_out + 1, dtype=np.float64) * (size_in / size_out)
+  edges[-1] = size_in
+  start = np.minimum(np.floor(edges).astype(np.int64), size_in)
+  frac = (edges - start).astype(np.float32)           # part of pixel start[i] before edge i
+  x = np.moveaxis(image, axis, 0)
+  sums = np.add.reduceat(x, start[:-1], axis=0)       # pixels start[i] .. start[i+1] - 1
+  padded_x = np.concatenate([x, np.zeros_like(x[:1])], axis=0)  # start[-1] may be size_in
+  shape = (-1,) + (1,) * (x.ndim - 1)
+  sums -= frac[:-1].reshape(shape) * padded_x[start[:-1]]
+  sums += frac[1:].reshape(shape) * padded_x[start[1:]]
+  out = sums * np.float32(size_out / size_in)
+  return np.moveaxis(out, 0, axis)
+
+
+def area_downscale(image: np.ndarray, height: int, width: int) -> np.ndarray:
+  """`[H, W, C]` -> `[height, width, C]` float32 by exact area averaging (each output pixel
+  is the mean of the input over its footprint; `height <= H`, `width <= W`)."""
+  image = np.asarray(image, np.float32)
+  return _area_axis(_area_axis(image, width, 1), height, 0)
+
+
+def box_mean(x: np.ndarray, radius: int) -> np.ndarray:
+  """Mean of `x` `[h, w, ...]` over the `(2 radius + 1)^2` window around each pixel, the
+  window clipped at the borders (divided by the number of pixels inside), float64. Two
+  running sums (O(1) per pixel in the radius), as in He et al.'s guided filter."""
+  x = np.asarray(x, np.float64)
+
+  def along(a, axis):
+    n = a.shape[axis]
+    c = np.cumsum(a, axis=axis)
+    c = np.concatenate([np.zeros_like(np.take(c, [0], axis=axis)), c], axis=axis)
+    hi = np.minimum(np.arange(n) + radius + 1, n)
+    lo = np.maximum(np.arange(n) - radius, 0)
+    count = (hi - lo).reshape((-1,) + (1,) * (a.ndim - 1 - axis))
+    return (np.take(c, hi, axis=axis) - np.take(c, lo, axis=axis)) / count
+  return along(along(x, 0), 1)
+
+
+def fit_affine(guide: np.ndarray, target: np.ndarray, radius: int = DEFAULT_RADIUS,
+               eps: float = DEFAULT_EPS) -> np.ndarray:
+  """Per-pixel affine colour maps `target ~ A guide + b`, fitted guided-filter style.
+
+  `guide` `[h, w, 3]` (the low-res input, [0, 1]); `target` `[h, w, C]` (the low-res output).
+  For each `(2r+1)^2` window k (He et al. 2013, Eq. 14 with a colour guide):
+  `A_k = cov_k(target, guide) (Sigma_k + eps U)^-1`, `b_k = mean_k(target) - A_k mean_k(guide)`;
+  each pixel then gets the mean of the `A_k, b_k` of the windows that contain it (Eq. 8).
+  Returns `[h, w, C, 4]` float32: `[..., :3]` = A (rows: output channels), `[..., 3]` = b.
+  """
+  guide = np.asarray(guide, np.float64)
+  target = np.asarray(target, np.float64)
+  h, w, c = target.shape
+  mean_i = box_mean(guide, radius)                                        # [h, w, 3]
+  mean_t = box_mean(target, radius)                                       # [h, w, C]
+  ii = box_mean(guide[..., :, None] * guide[..., None, :], radius)        # [h, w, 3, 3]
+  ti = box_mean(target[..., :, None] * guide[..., None, :], radius)       # [h, w, C, 3]
+  sigma = ii - mean_i[..., :, None] * mean_i[..., None, :] + eps * np.eye(3)
+  cov = ti - mean_t[..., :, None] * mean_i[..., None, :]
+  # A Sigma = cov  <=>  Sigma^T A^T = cov^T (Sigma symmetric): solve per pixel.
+  a = np.swapaxes(np.linalg.solve(sigma, np.swapaxes(cov, -1, -2)), -1, -2)  # [h, w, C, 3]
+  b = mean_t - np.einsum("hwci,hwi->hwc", a, mean_i)
+  coef = np.concatenate([a, b[..., None]], axis=-1).reshape(h, w, c * 4)
+  return box_mean(coef, radius).reshape(h, w, c, 4).astype(np.float32)
+
+
+def _bilinear_taps(size_out: int, size_in: int):
+  """Source indices `(i0, i1)` and weight of `i1` `[size_out]` for bilinear upsampling with
+  pixel centres aligned (`u = (y + 0.5) size_in / size_out - 0.5`), clamped at the borders."""
+  u = (np.arange(size_out, dtype=np.float64) + 0.5) * (size_in / size_out) - 0.5
+  u = np.clip(u, 0.0, size_in - 1)
+  i0 = np.floor(u).astype(np.int32)
+  i1 = np.minimum(i0 + 1, size_in - 1)
+  return i0, i1, (u - i0).astype(np.float32)
+
+
+@functools.partial(jax.jit, static_argnames=("log_domain",))
+def _apply_strip(coef_rows, j0, j1, wx, strip, log_domain):
+  """`coef_rows` `[C, 4, S, w]` (coefficients already interpolated to the strip's rows),
+  column taps `[W]`, `strip` `[S, W, 3]` -> `[S, W, C]`: bilinear along columns, then
+  `A I + b`; `log_domain`: `exp(.) - delta` clipped at 0, else clipped to [0, 1].
+
+  Channel-planar (`[C, 4, S, W]`): XLA CPU vectorises it along W; a pixel-interleaved
+  `[S, W, C, 4]` layout measured ~40x slower (3x3 products per pixel)."""
+  planes = jnp.moveaxis(strip, -1, 0)                                     # [3, S, W]
+  coef = coef_rows[..., j0] * (1.0 - wx) + coef_rows[..., j1] * wx        # [C, 4, S, W]
+  out = (coef[:, 0] * planes[0] + coef[:, 1] * planes[1] + coef[:, 2] * planes[2]
+         + coef[:, 3])                                                    # [C, S, W]
+  if log_domain:
+    out = jnp.maximum(jnp.exp(out) - hdr.DELTA, 0.0)
+  else:
+    out = jnp.clip(out, 0.0, 1.0)
+  return jnp.moveaxis(out, 0, -1)
+
+
+def apply_affine(coef: np.ndarray, image: np.ndarray, log_domain: bool = False,
+                 strip_rows: int = DEFAULT_STRIP_ROWS) -> np.ndarray:
+  """Applies low-res affine maps `coef` `[h, w, C, 4]` (`fit_affine`) to the full-resolution
+  `image` `[H, W, 3]`: coefficients upsampled bilinearly, `out = A(x) I(x) + b(x)`.
+
+  Works in strips of `strip_rows` rows (the last one padded to the same shape, so one
+  compilation per photo width), so only `C x 4 x strip_rows x W` coefficients exist at once.
+  Returns `[H, W, C]` float32, in [0, 1] (or >= 0 with `log_domain`, see `_apply_strip`).
+  """
+  image = np.asarray(image, np.float32)
+  height, width = image.shape[:2]
+  h, w, c, _ = coef.shape
+  planar = np.ascontiguousarray(np.transpose(coef, (2, 3, 0, 1)))        # [C, 4, h, w]
+  i0, i1, wy = _bilinear_taps(height, h)
+  j0, j1, wx = (jnp.asarray(t) for t in _bilinear_taps(width, w))
+  rows = min(strip_rows, height)
+  out = np.empty((height, width, c), np.float32)
+  for y in range(0, height, rows):
+    n = min(rows, height - y)
+    strip = image[y:y + n]
+    ry = wy[y:y + n, None]
+    coef_rows = planar[:, :, i0[y:y + n]] * (1.0 - ry) + planar[:, :, i1[y:y + n]] * ry
+    if n < rows:   # pad the last strip to the common shape (one compilation)
+      strip = np.pad(strip, ((0, rows - n), (0, 0), (0, 0)), mode="edge")
+      coef_rows = np.pad(coef_rows, ((0, 0), (0, 0), (0, rows - n), (0, 0)), mode="edge")
+    result = _apply_strip(coef_rows, j0, j1, wx, strip, log_domain=log_domain)
+    out[y:y + n] = np.asarray(result)[:n]
+  return out
+
+
+def guided_upsample(low_input: np.ndarray, low_output: np.ndarray, image: np.ndarray,
+                    radius: int = DEFAULT_RADIUS, eps: float = DEFAULT_EPS,
+                    log_domain: bool = False,
+                    strip_rows: int = DEFAULT_STRIP_ROWS) -> np.ndarray:
+  """Carries the low-res transformation `low_input -> low_output` to `image`.
+
+  `low_input` `[h, w, 3]` in [0, 1] (the area-downscaled `image`); `low_output` `[h, w, C]`
+  (what the nets made of it; with `log_domain`, linear radiance >= 0, fitted as
+  `log(. + delta)`); `image` `[H, W, 3]` in [0, 1]. Returns `[H, W, C]` float32 (see
+  `apply_affine`).
+  """
+  target = np.log(np.maximum(low_output, 0.0) + hdr.DELTA) if log_domain else low_output
+  coef = fit_affine(low_input, target, radius, eps)
+  return apply_affine(coef, image, log_domain=log_domain, strip_rows=strip_rows)
+
+
+def correct_guided(model, variables, image, working_size: int = DEFAULT_WORKING_SIZE,
+                   radius: int = DEFAULT_RADIUS, eps: float = DEFAULT_EPS,
+                   want_hdr: bool = True, strip_rows: int = DEFAULT_STRIP_ROWS):
+  """Corrects one image of any size at a working resolution (`guided`, module docstring).
+
+  `image`: `[H, W, 3]` float32 in [0, 1]. The nets run once on the area-downscaled photo
+  (`working_shape(H, W, working_size)`); their outputs are carried to `H x W` by
+  `guided_upsample` (f1's radiance in the log domain). A photo whose working shape is not
+  smaller than the photo, or whose long side is at most `working_size`, goes through
+  `correct_full` instead. Returns `(corrected [H, W, 3]
+  in [0, 1], radiance [H, W, 3] >= 0 or None if not `want_hdr`)`.
+  """
+  image = _check_image(image)
+  height, width = image.shape[:2]
+  h, w = working_shape(height, width, working_size)
+  if max(height, width) <= working_size or h >= height or w >= width:
+    corrected, radiance = correct_full(model, variables, image)
+    return corrected, (radiance if want_hdr else None)
+  low = area_downscale(image, h, w)
+  fn = _compiled_forward(model, variables, (1, h, w, 3))
+  low_corrected, low_radiance = (np.asarray(o)[0] for o in fn(variables, low[None]))
+  corrected = guided_upsample(low, low_corrected, image, radius, eps, strip_rows=strip_rows)
+  radiance = None
+  if want_hdr:
+    radiance = guided_upsample(low, low_radiance, image, radius, eps, log_domain=True,
+                               strip_rows=strip_rows)
+  return corrected, radiance
+
+
+def correct(model, variables, image, mode: Optional[str] = None,
+            working_size: int = DEFAULT_WORKING_SIZE, tile: Optional[int] = None,
+            overlap: int = DEFAULT_OVERLAP, max_pixels: int = DEFAULT_MAX_PIXELS,
+            radius: int = DEFAULT_RADIUS, eps: float = DEFAULT_EPS, want_hdr: bool = True):
+  """Corrects one image of any size: `mode` `guided` (`correct_guided`) or `full`
+  (`correct_full`; `tile`, `overlap`, `max_pixels` apply to it only); None = `full` if `tile`
+  is given (tiles exist in that mode only), else `DEFAULT_MODE`.
+
+  `image`: `[H, W, 3]` float32 in [0, 1] (display-encoded, e.g. a photo / 255).
+  Returns `(corrected [H, W, 3] float32 in [0, 1], radiance [H, W, 3] float32 >= 0)`, the
+  latter f1's linear HDR estimate `S_full` (None in `guided` mode with `want_hdr=False`).
+  """
+  if mode is None:
+    mode = MODE_FULL if tile is not None else DEFAULT_MODE
+  if mode == MODE_FULL:
+    return correct_full(model, variables, image, tile=tile, overlap=overlap,
+                        max_pixels=max_pixels)
+  if mode != MODE_GUIDED:
+    raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+  if tile is not None:
+    raise ValueError("tile applies to mode='full' only (guided mode needs no tiles)")
+  return correct_guided(model, variables, image, working_size=working_size, radius=radius,
+                        eps=eps, want_hdr=want_hdr)
+
+
+def enable_compilation_cache(path: Optional[str] = None) -> Optional[str]:
+  """Keeps compiled executables on disk across runs (JAX's persistent compilation cache), so
+  a second `drht-correct` / `eval.py --input` skips the XLA compilation of the nets at the
+  working shape (seconds on a CPU). Folder: `path`, else `$XDG_CACHE_HOME/drht_jax/jax`
+  (`~/.cache/drht_jax/jax`). Leaves an already configured cache (`JAX_COMPILATION_CACHE_DIR`)
+  alone; `DRHT_COMPILATION_CACHE=0` turns it off. Returns the folder in use, or None."""
+  import os  # pylint: disable=g-import-not-at-top
+  if os.environ.get("DRHT_COMPILATION_CACHE") == "0":
+    return None
+  if jax.config.jax_compilation_cache_dir:
+    return jax.config.jax_compilation_cache_dir
+  if path is None:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    path = os.path.join(base, "drht_jax", "jax")
+  jax.config.update("jax_compilation_cache_dir", path)
+  jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+  return path

@@ -5,15 +5,23 @@
 images in [0, 1], HDR linear radiance >= 0, all zeros for LDR-only data sets such as Sun360).
 Its `get_state()`/`set_state()` go into checkpoints, so a resumed run sees the same data order.
 
-Two kinds of records (`MakeExample` dispatches on the record):
-- scene records (`rendered` >= 2.0.0: a whole radiance map, `datasets/common.py`): every training
-  example is made here, online, in NumPy (no JAX in loader workers): a random crop with the
-  training aspect ratio (side a uniform fraction `data.crop_scale` of the scene, or the whole
-  scene with probability `data.whole_scene_prob`), area-resized to `image_size`, a random flip,
-  and a fresh corruption per example and epoch drawn from Grain's per-record generator (seeded
-  by the config seed and the record's position in the endless shuffled order), with the ground
-  truth tone-mapped over that same field of view (`common.make_example`, `common.RECIPE`).
-- example records (`city_scene`, `sun360`: stored ldr / ldr_gt / hdr): random crop and flip.
+The recipe runs on the device, in one compiled function right before the train step
+(`DeviceBatches`, `drht_jax/recipe.py`, vmapped over the batch); the host delivers only what
+must come from storage:
+- scene records (`rendered` >= 2.0.0: a whole radiance map, `datasets/common.py`): the scene's
+  uint16 log2 codes; on the device, a random crop with the training aspect ratio (side a
+  uniform fraction `data.crop_scale` of the scene, or the whole scene with probability
+  `data.whole_scene_prob`), area-resized to `image_size`, a random flip and a fresh corruption
+  (`data.corruption`), with the ground truth tone-mapped over that same field of view
+  (`recipe.scene_example`, `common.RECIPE`).
+- example records (`city_scene`, `sun360`: stored ldr / ldr_gt / hdr): the stored arrays; on
+  the device, a random crop and flip (`recipe.crop_example`).
+Each example's key is folded from (seed, batch number, global example position), so a batch is
+a function of the seed and its number only. `data.placement` says where the records live:
+`device` (decoded once, stacked, put on every local device, gathered there by index: no
+per-step host work but the batch's record indices), `host` (Grain reads and decodes each
+batch's records, in `data.num_workers` processes) or `auto` (device when the decoded records
+fit `device_budget_bytes`); both give the same bits.
 
 `eval_examples` walks a split once, in order, one whole image at a time. For scene data sets the
 test protocols are the splits `test_HxW`: each test scene area-resized to HxW (`test_64x128`,
@@ -28,7 +36,9 @@ writes a grid of what the loader produces (input / tone-mapped HDR / ground trut
 
 import collections
 import dataclasses
+import functools
 import importlib
+import json
 import os
 import re
 import lzma
@@ -37,12 +47,13 @@ from typing import Iterator, Optional
 
 import grain.python as grain
 import jax
+import jax.numpy as jnp
 import numpy as np
 import tensorflow_datasets as tfds
 
 from datasets import common
 from datasets.common import DataError  # pylint: disable=unused-import  (re-exported)
-from drht_jax import hdr
+from drht_jax import recipe
 
 # Data set name -> module whose import registers its TFDS builder.
 BUILDER_MODULES = {
@@ -50,6 +61,7 @@ BUILDER_MODULES = {
     "city_scene": "datasets.city_scene.city_scene",
     "sun360": "datasets.sun360.sun360",
     "photos": "datasets.photos.photos",
+    "exposure_stacks": "datasets.exposure_stacks.exposure_stacks",
 }
 IMAGE_KEYS = ("ldr", "hdr", "ldr_gt")
 PROTOCOL_SPLIT = re.compile(r"test_(\d+)x(\d+)")
@@ -130,6 +142,9 @@ class FirstRecords:
       raise IndexError(index)
     return self._source[index]
 
+  def __repr__(self):
+    return f"FirstRecords({self._source!r}, {self._count})"
+
 
 def data_source(data_config, split: str):
   """Random-access source of one stored split (built first if needed)."""
@@ -179,74 +194,16 @@ def scene_codes(record, origin: str = "", rebuild: str = "") -> np.ndarray:
   return codes
 
 
-def scene_example(codes: np.ndarray, rng: np.random.Generator, size, flip=True,
-                  scale_range=(0.25, 1.0), whole_prob=0.25,
-                  corruption_rng: Optional[np.random.Generator] = None) -> dict:
-  """One training example from a scene's codes (see the module docstring). The corruption is
-  drawn from `corruption_rng` when given (the `fresh_corruptions=False` ablation: the same
-  corruption every time the scene comes up), else from `rng` (fresh every time)."""
-  y, x, h, w = common.crop_window(rng, codes.shape[:2], size, scale_range, whole_prob)
-  radiance = common.area_resize(common.codes_to_radiance(codes[y:y + h, x:x + w]), *size)
-  if flip and rng.integers(0, 2):
-    radiance = radiance[:, ::-1]
-  params = hdr.np_sample_corruption(rng if corruption_rng is None else corruption_rng)
-  return common.make_example(np.ascontiguousarray(radiance), params)
-
-
 def to_float(example):
   """uint8 LDR -> float32 in [0, 1]; a missing `hdr` (LDR-only data) -> zeros."""
   out = {"ldr": np.asarray(example["ldr"], np.float32) / 255.0,
          "ldr_gt": np.asarray(example["ldr_gt"], np.float32) / 255.0}
   hdr = example.get("hdr")
   out["hdr"] = (np.zeros_like(out["ldr"]) if hdr is None else np.asarray(hdr, np.float32))
+  if "ldr_mid" in example:  # exposure_stacks: the second reference and the input's direction
+    out["ldr_mid"] = np.asarray(example["ldr_mid"], np.float32) / 255.0
+    out["direction"] = _text(example["direction"])
   return out
-
-
-@dataclasses.dataclass(frozen=True)
-class CropAndFlip(grain.RandomMapTransform):
-  """Random `size` crop (the same window in all three images) and a horizontal flip with
-  probability 1/2. Grain seeds `rng` from the sampler's seed and the record's position."""
-  size: tuple
-  flip: bool = True
-
-  def random_map(self, element, rng: np.random.Generator):
-    element = to_float(element)
-    height, width = element["ldr"].shape[:2]
-    th, tw = self.size
-    if height < th or width < tw:
-      raise ValueError(f"example of {height}x{width} is smaller than image_size {th}x{tw}")
-    y = int(rng.integers(0, height - th + 1))
-    x = int(rng.integers(0, width - tw + 1))
-    flip = self.flip and bool(rng.integers(0, 2))
-    out = {}
-    for key in IMAGE_KEYS:
-      image = element[key][y:y + th, x:x + tw]
-      out[key] = np.ascontiguousarray(image[:, ::-1] if flip else image)
-    return out
-
-
-@dataclasses.dataclass(frozen=True)
-class MakeExample(grain.RandomMapTransform):
-  """Record -> training example: scene records through `scene_example`, example records
-  through `CropAndFlip`. `origin` names the data set in error messages."""
-  size: tuple
-  flip: bool = True
-  scale_range: tuple = (0.25, 1.0)
-  whole_prob: float = 0.25
-  origin: str = ""
-  rebuild: str = ""
-  fresh_corruptions: bool = True   # False: one corruption per scene, drawn from its id
-  seed: int = 0
-
-  def random_map(self, element, rng: np.random.Generator):
-    if not is_scene(element):
-      return CropAndFlip(self.size, self.flip).random_map(element, rng)
-    # Frozen: one corruption per scene, from (seed + 1, id): a stream of its own, apart from
-    # the test scenes' fixed corruptions (`common.scene_rng(seed, id)`).
-    frozen = (None if self.fresh_corruptions
-              else common.scene_rng(self.seed + 1, _text(element.get("id", "?"))))
-    return scene_example(scene_codes(element, self.origin, self.rebuild), rng, self.size,
-                         self.flip, self.scale_range, self.whole_prob, frozen)
 
 
 def split_batch(global_batch: int, process_count: int, local_devices: int):
@@ -271,61 +228,347 @@ def make_sampler(num_records: int, seed: int, process_index: int, process_count:
       shuffle=True, num_epochs=num_epochs, seed=seed)
 
 
-class DeviceBatches:
-  """Wraps a Grain iterator: `[B_p, ...]` batches -> `[D, B_p/D, ...]`; state passes through."""
+# --- Training batches: raw arrays from storage (Grain) or from device memory, the recipe on
+# the device.
 
-  def __init__(self, iterator, local_devices: int):
-    self._iterator = iterator
+PLACEMENTS = ("auto", "device", "host")
+CPU_DEVICE_BUDGET_BYTES = 2 << 30  # `auto` on a device that reports no memory size (CPUs)
+
+
+def record_hw(record) -> tuple:
+  """(height, width) of a scene or example record, without decoding it."""
+  if is_scene(record):
+    return int(record["height"]), int(record["width"])
+  return tuple(int(v) for v in np.asarray(record["ldr"]).shape[:2])
+
+
+def _pad(image: np.ndarray, pad_hw) -> np.ndarray:
+  """`[h, w, C]` -> `[*pad_hw, C]`, zeros below and right (the recipe never reads them)."""
+  h, w = image.shape[:2]
+  if (h, w) == tuple(pad_hw):
+    return np.ascontiguousarray(image)
+  if h > pad_hw[0] or w > pad_hw[1]:
+    raise DataError(f"a record of {h}x{w} is larger than the padded size {pad_hw}")
+  out = np.zeros(tuple(pad_hw) + image.shape[2:], image.dtype)
+  out[:h, :w] = image
+  return out
+
+
+@dataclasses.dataclass(frozen=True)
+class RawRecord:
+  """A stored record -> what the device recipe needs, padded to `pad_hw` (NumPy only: this runs
+  in Grain workers): scene records `{"codes": [Hp, Wp, 3] uint16, "hw": [2] int32}`; example
+  records `{"ldr", "ldr_gt": uint8, "hdr": float32 (when `with_hdr`), "hw"}`."""
+  pad_hw: tuple
+  with_hdr: bool = True
+  origin: str = ""
+  rebuild: str = ""
+
+  def __call__(self, record) -> dict:
+    hw = np.asarray(record_hw(record), np.int32)
+    if is_scene(record):
+      return {"codes": _pad(scene_codes(record, self.origin, self.rebuild), self.pad_hw),
+              "hw": hw}
+    out = {"ldr": _pad(np.asarray(record["ldr"], np.uint8), self.pad_hw),
+           "ldr_gt": _pad(np.asarray(record["ldr_gt"], np.uint8), self.pad_hw), "hw": hw}
+    if self.with_hdr:
+      out["hdr"] = (_pad(np.asarray(record["hdr"], np.float32), self.pad_hw)
+                    if "hdr" in record else np.zeros(tuple(self.pad_hw) + (3,), np.float32))
+    return out
+
+
+class RawSource:
+  """Random-access source of `{"index": int32 record index, **RawRecord(record)}` (Grain reads
+  it in its workers on the host path)."""
+
+  def __init__(self, source, raw: RawRecord):
+    self._source, self._raw = source, raw
+
+  def __len__(self):
+    return len(self._source)
+
+  def __getitem__(self, index):
+    return {"index": np.int32(index), **self._raw(self._source[index])}
+
+  def __repr__(self):  # Grain checks a restored state against the source's repr
+    return f"RawSource({self._source!r}, {self._raw!r})"
+
+
+def _decoded_bytes(record, count: int, pad_hw) -> int:
+  """Device bytes of `count` records like `record`, padded to `pad_hw` (uint16 codes for
+  scenes; uint8 ldr / ldr_gt and float32 hdr for examples)."""
+  pixels = pad_hw[0] * pad_hw[1] * 3
+  if is_scene(record):
+    return count * pixels * 2
+  return count * pixels * (2 + (4 if "hdr" in record else 0))
+
+
+def device_budget_bytes(data_config) -> int:
+  """`data.device_budget_gib` when set, else 1/4 of the first local device's memory (a CPU
+  reports none: `CPU_DEVICE_BUDGET_BYTES`)."""
+  gib = float(data_config.get("device_budget_gib", 0) or 0)
+  if gib > 0:
+    return int(gib * (1 << 30))
+  stats = jax.local_devices()[0].memory_stats() or {}
+  limit = stats.get("bytes_limit")
+  return int(limit) // 4 if limit else CPU_DEVICE_BUDGET_BYTES
+
+
+def choose_placement(data_config, decoded_bytes: int) -> tuple:
+  """`data.placement` -> ("device" | "host", reason for the run banner)."""
+  placement = data_config.get("placement", "auto")
+  if placement not in PLACEMENTS:
+    raise ValueError(f"config.data.placement: expected one of {PLACEMENTS}, got {placement!r}")
+  if placement != "auto":
+    return placement, f"{decoded_bytes / 2**20:.1f} MiB decoded, placement={placement}"
+  budget = device_budget_bytes(data_config)
+  chosen = "device" if decoded_bytes <= budget else "host"
+  return chosen, (f"auto: {decoded_bytes / 2**20:.1f} MiB decoded "
+                  f"{'<=' if chosen == 'device' else '>'} budget {budget / 2**20:.0f} MiB")
+
+
+def pad_size(builder, source) -> tuple:
+  """The size every record is padded to: the rendered config's render size, a fixed feature
+  shape, else the largest record (one pass over the records' sizes)."""
+  cfg = builder.builder_config
+  if getattr(cfg, "render_size", None):
+    return tuple(int(v) for v in cfg.render_size)
+  features = builder.info.features
+  if "ldr" in features and None not in tuple(features["ldr"].shape[:2]):
+    return tuple(int(v) for v in features["ldr"].shape[:2])
+  sizes = [record_hw(source[i]) for i in range(len(source))]
+  return max(h for h, _ in sizes), max(w for _, w in sizes)
+
+
+@functools.lru_cache(maxsize=None)
+def compiled_examples(kind: str, size, flip: bool, scale_range, whole_prob, corruption: str,
+                      fresh_corruptions: bool, multi: bool):
+  """`_examples_fn(...)` over the D local shares: `jax.pmap` when `multi` (data, keys and step
+  replicated, one share per device), else `jax.jit(jax.vmap)` on one device (data, keys and
+  step shared, unbatched). Cached, so every iterator with these settings reuses one
+  compilation."""
+  fn = _examples_fn(kind, size, flip, scale_range, whole_prob, corruption, fresh_corruptions)
+  if multi:
+    return jax.pmap(fn, axis_name="batch")
+  return jax.jit(jax.vmap(fn, in_axes=(None, 0, 0, 0, None, None, None), axis_name="batch"))
+
+
+def _examples_fn(kind: str, size, flip: bool, scale_range, whole_prob, corruption: str,
+                 fresh_corruptions: bool):
+  """The per-device recipe: (data, slots [b], indices [b], positions [b], base_key,
+  frozen_key, step) -> {"ldr", "hdr", "ldr_gt"} `[b, H, W, 3]` float32, vmapped over the b
+  examples. `data` holds M raw records (`RawRecord` arrays with a leading M); example j is
+  record `slots[j]` of it (the whole data set on the device path, the batch's own records on
+  the host path), `indices[j]` its record index, `positions[j]` its global position in the
+  step's batch (which, with the step, keys it)."""
+  lut = jnp.asarray(common._DECODE_LUT)  # pylint: disable=protected-access  (the codec's table)
+
+  def examples(data, slots, indices, positions, base_key, frozen_key, step):
+    keys = recipe.example_keys(base_key, step, positions)
+
+    def one(key, slot, index):
+      hw = data["hw"][slot]
+      if kind == "scene":
+        radiance = jnp.take(lut, data["codes"][slot].astype(jnp.int32))
+        frozen = None if fresh_corruptions else jax.random.fold_in(frozen_key, index)
+        return recipe.scene_example(key, radiance, hw, size, flip=flip,
+                                    scale_range=scale_range, whole_prob=whole_prob,
+                                    corruption=corruption, corruption_key=frozen)
+      images = {k: data[k][slot] for k in ("ldr", "ldr_gt", "hdr") if k in data}
+      out = recipe.crop_example(key, images, hw, size, flip=flip)
+      out.setdefault("hdr", jnp.zeros_like(out["ldr"]))
+      return out
+
+    return jax.vmap(one)(keys, slots, indices)
+
+  return examples
+
+
+class DeviceBatches:
+  """Endless iterator of training batches `{"ldr", "hdr", "ldr_gt"}` `[D, B_p/D, H, W, 3]`
+  float32 device arrays, made on the device by `recipe` from raw records.
+
+  Placement "device": every record decoded once, padded, stacked and put on each local device
+  (replicated, one copy per device); a batch is the record indices of this process's seeded order
+  (`make_sampler`, computed on the host once per epoch) and the gather happens on the device.
+  Placement "host": Grain reads, decodes and pads the batch's records (in `num_workers` worker
+  processes) and ships them; the same recipe runs on them. Both give the same bits.
+
+  Batch n of the iterator is keyed by (seed, n, global example position): the state
+  (`get_state`/`set_state`, stored in checkpoints) is n and, on the host path, Grain's state.
+  """
+
+  def __init__(self, *, placement, source, raw, sampler, per_process, local_devices,
+               process_index, examples_fn, seed, worker_count=0,
+               worker_buffer_size=2, description=""):
+    self.placement = placement
+    self.description = description
     self._devices = local_devices
+    self._per_device = per_process // local_devices
+    self._batches = 0
+    self._sampler = sampler
+    self._process_index = process_index
+    self._per_process = per_process
+    positions = (process_index * per_process
+                 + np.arange(per_process, dtype=np.int32)).reshape(local_devices, -1)
+    # Several real local devices (or processes): pmap, each device its share, the shared
+    # arrays replicated. Otherwise one device runs the D shares under vmap (D may be simulated,
+    # e.g. tests asking for 2 devices on one CPU) with the shared arrays unbatched.
+    self._multi = (local_devices > 1 and local_devices == jax.local_device_count()) or (
+        jax.process_count() > 1)
+    if self._multi:  # a leading axis over the local devices, one slice on each (pmap's layout)
+      devices = jax.local_devices()
+      sharding = jax.sharding.NamedSharding(jax.sharding.Mesh(np.array(devices), ("d",)),
+                                            jax.sharding.PartitionSpec("d"))
+      self._shared = lambda x: jax.device_put(np.stack([np.asarray(x)] * len(devices)),
+                                              sharding)
+      self._positions = jax.device_put(positions, sharding)
+    else:
+      self._shared = lambda x: jax.device_put(np.asarray(x))
+      self._positions = jax.device_put(positions)
+    self._fn = examples_fn(self._multi)
+    self._base_key = self._shared(recipe.data_key(seed))
+    self._frozen_key = self._shared(recipe.data_key(seed + 1))
+    if placement == "device":
+      records = [raw(source[i]) for i in range(len(source))]
+      stacked = {k: np.stack([r[k] for r in records]) for k in records[0]}
+      self._resident = {k: self._shared(v) for k, v in stacked.items()}
+      self._num_shard = len(sampler_shard(sampler))
+      self._epoch_cache = {}
+      self._loader = None
+    else:
+      self._resident = None
+      self._loader = grain.DataLoader(
+          data_source=RawSource(source, raw), sampler=sampler,
+          operations=[grain.Batch(per_process, drop_remainder=True)],
+          worker_count=worker_count, worker_buffer_size=worker_buffer_size)
+      self._iterator = iter(self._loader)
 
   def __iter__(self):
     return self
 
+  def _split(self, x):
+    return x.reshape((self._devices, self._per_device) + x.shape[1:])
+
+  def _epoch(self, epoch: int) -> np.ndarray:
+    """This process's record indices of `epoch`, in the sampler's order (cached)."""
+    if epoch not in self._epoch_cache:
+      self._epoch_cache = {epoch: sampler_shard(self._sampler, epoch)}
+    return self._epoch_cache[epoch]
+
+  def record_indices(self, batch: int) -> np.ndarray:
+    """`[B_p]` record indices of this process's batch number `batch` (device path)."""
+    start = batch * self._per_process
+    out = np.empty(self._per_process, np.int32)
+    for j in range(self._per_process):
+      epoch, k = divmod(start + j, self._num_shard)
+      out[j] = self._epoch(epoch)[k]
+    return out
+
   def __next__(self):
-    batch = next(self._iterator)
-    return {k: batch[k].reshape((self._devices, -1) + batch[k].shape[1:]) for k in IMAGE_KEYS}
+    step = self._batches
+    if self._resident is not None:
+      indices = self._split(self.record_indices(step))
+      data, slots = self._resident, indices
+    else:
+      raw = next(self._iterator)
+      indices = self._split(raw.pop("index"))
+      if self._multi:   # each device gets its share of the records
+        data = {k: self._split(v) for k, v in raw.items()}
+        slots = np.broadcast_to(np.arange(self._per_device, dtype=np.int32), indices.shape)
+      else:             # one device holds the batch's records; slot = position in it
+        data = raw
+        slots = self._split(np.arange(self._per_process, dtype=np.int32))
+    self._batches += 1
+    steps = (np.full((self._devices,), step, np.int32) if self._multi else np.int32(step))
+    return self._fn(data, np.ascontiguousarray(slots), np.ascontiguousarray(indices),
+                    self._positions, self._base_key, self._frozen_key, steps)
 
   def get_state(self) -> bytes:
-    return self._iterator.get_state()
+    state = {"batches": self._batches, "placement": self.placement}
+    if self._loader is not None:
+      state["grain"] = self._iterator.get_state().decode()
+    return json.dumps(state).encode()
 
   def set_state(self, state: bytes):
-    self._iterator.set_state(state)
+    try:
+      state = json.loads(state.decode())
+      batches = int(state["batches"])
+    except (ValueError, KeyError, TypeError, AttributeError):
+      raise DataError("the checkpoint's data iterator state is not this loader's (written "
+                      "before the recipe moved to the device?): start a new workdir") from None
+    if state.get("placement") != self.placement:
+      raise DataError(f"the checkpoint was written with data placement "
+                      f"{state.get('placement')!r}, this run uses {self.placement!r}: set "
+                      f"--config.data.placement={state.get('placement')}")
+    self._batches = batches
+    if self._loader is not None:
+      self._iterator.set_state(state["grain"].encode())
+
+
+def sampler_shard(sampler: grain.IndexSampler, epoch: int = 0) -> np.ndarray:
+  """The record indices a Grain `DataLoader` (no workers) reads from `sampler` in epoch
+  `epoch`, in order: positions `shard_index + k * shard_count` of the sampler."""
+  options = sampler._shard_options  # pylint: disable=protected-access
+  count = sampler._num_records // options.shard_count  # pylint: disable=protected-access
+  first = epoch * count
+  return np.asarray([sampler[options.shard_index + (first + k) * options.shard_count].record_key
+                     for k in range(count)], np.int32)
 
 
 def create_train_iterator(config, process_index: Optional[int] = None,
                           process_count: Optional[int] = None,
                           local_devices: Optional[int] = None) -> DeviceBatches:
-  """Endless iterator of training batches for this process.
+  """Endless iterator of training batches for this process (`DeviceBatches`).
 
-  Reads `config.data` (dataset, train_split, data_dir, manual_dir, num_workers, flip),
-  `config.seed`, `config.batch_size` (global) and `config.image_size` (H, W). The order,
-  crops and flips are functions of the seed only; each process reads its own shard
-  (`make_sampler`).
+  Reads `config.data` (dataset, train_split, data_dir, manual_dir, num_workers, flip,
+  crop_scale, whole_scene_prob, fresh_corruptions, max_train_records, placement,
+  device_budget_gib, corruption), `config.seed`, `config.batch_size` (global) and
+  `config.image_size` (H, W). Order, crops, flips and corruptions are functions of the seed
+  only; each process reads its own shard (`make_sampler`).
   """
   process_index = jax.process_index() if process_index is None else process_index
   process_count = jax.process_count() if process_count is None else process_count
   local_devices = jax.local_device_count() if local_devices is None else local_devices
   per_process, _ = split_batch(config.batch_size, process_count, local_devices)
   data = config.data
+  size = tuple(int(v) for v in config.image_size)
   builder = prepare(data.dataset, data.get("data_dir"), data.get("manual_dir"))
   source = _source(builder, data.dataset, data.train_split)
   if data.get("max_train_records", 0):
     source = FirstRecords(source, int(data.max_train_records))
-  sampler = make_sampler(len(source), config.seed, process_index, process_count)
-  transform = MakeExample(tuple(int(v) for v in config.image_size), data.flip,
-                          tuple(data.get("crop_scale", (0.25, 1.0))),
-                          float(data.get("whole_scene_prob", 0.25)),
-                          origin=f"{data.dataset}:{data.train_split} at {builder.data_dir}",
-                          rebuild=prepare_command(data.dataset),
-                          fresh_corruptions=bool(data.get("fresh_corruptions", True)),
-                          seed=int(config.seed))
-  loader = grain.DataLoader(
-      data_source=source, sampler=sampler,
-      operations=[transform, grain.Batch(per_process, drop_remainder=True)],
-      worker_count=data.num_workers,
-      worker_buffer_size=data.get("worker_buffer_size", 2))
-  return DeviceBatches(iter(loader), local_devices)
-
+  if not len(source):
+    raise DataError(f"{data.dataset}:{data.train_split} at {builder.data_dir} has no records")
+  origin = f"{data.dataset}:{data.train_split} at {builder.data_dir}"
+  first = source[0]
+  kind = "scene" if is_scene(first) else "example"
+  pad_hw = pad_size(builder, source)
+  if kind == "scene":
+    recipe.check_scene_size(pad_hw, size, origin)
+  elif pad_hw[0] < size[0] or pad_hw[1] < size[1]:
+    raise DataError(f"{origin}: examples of {pad_hw[0]}x{pad_hw[1]} are smaller than "
+                    f"image_size {size[0]}x{size[1]}")
+  corruption = data.get("corruption", "parametric")
+  if corruption not in recipe.CORRUPTIONS:
+    raise ValueError(f"config.data.corruption: expected one of {recipe.CORRUPTIONS}, got "
+                     f"{corruption!r}")
+  placement, reason = choose_placement(data, _decoded_bytes(first, len(source), pad_hw))
+  raw = RawRecord(pad_hw, with_hdr=kind == "example" and "hdr" in first, origin=origin,
+                  rebuild=prepare_command(data.dataset))
+  fresh = bool(data.get("fresh_corruptions", True))
+  fn = functools.partial(compiled_examples, kind, size, bool(data.flip),
+                         tuple(float(v) for v in data.get("crop_scale", (0.25, 1.0))),
+                         float(data.get("whole_scene_prob", 0.25)), corruption, fresh)
+  description = (f"data: {data.dataset}:{data.train_split}, {len(source)} records "
+                 f"({kind}s, padded to {pad_hw[0]}x{pad_hw[1]}) on the {placement} ({reason}); "
+                 f"recipe on the device, corruption {corruption if kind == 'scene' else 'stored'}")
+  return DeviceBatches(
+      placement=placement, source=source, raw=raw,
+      sampler=make_sampler(len(source), config.seed, process_index, process_count),
+      per_process=per_process, local_devices=local_devices, process_index=process_index,
+      examples_fn=fn, seed=int(config.seed),
+      worker_count=data.num_workers, worker_buffer_size=data.get("worker_buffer_size", 2),
+      description=description)
 
 def resolve_split(data_config, split: str):
   """`split` -> (builder, stored split, resize (H, W) or None). `test_HxW` of a scene data set
@@ -355,6 +598,15 @@ def resolve_split(data_config, split: str):
   return builder, "test", size
 
 
+@functools.partial(jax.jit, static_argnums=(2, 3))
+def _test_example(radiance, key, size, corruption):
+  """A test scene's whole-scene example: `recipe.resize` to `size` (None: as stored), then
+  `recipe.make_example` with the scene's fixed key -> float32 `{"ldr", "hdr", "ldr_gt"}`."""
+  if size is not None:
+    radiance = recipe.resize(radiance, size)
+  return recipe.make_example(key, radiance, corruption)[0]
+
+
 def eval_examples(data_config, split: str, max_examples: Optional[int] = None) -> Iterator[dict]:
   """Each example of `split` once, in stored order: `{"id": str, "ldr", "hdr", "ldr_gt"}` with
   `[H, W, 3] float32` images (see `to_float`). Scene records become whole-scene examples, resized
@@ -370,9 +622,8 @@ def eval_examples(data_config, split: str, max_examples: Optional[int] = None) -
     if is_scene(record):
       radiance = common.codes_to_radiance(
           scene_codes(record, origin, prepare_command(data_config.dataset)))
-      if size is not None:
-        radiance = common.area_resize(radiance, *size)
-      out = common.make_example(radiance, hdr.np_sample_corruption(common.scene_rng(seed, ident)))
+      out = jax.device_get(_test_example(radiance, common.example_key(seed, ident), size,
+                                         data_config.get("corruption", "parametric")))
     else:
       out = to_float(record)
     out["id"] = ident
@@ -400,8 +651,8 @@ def _main(argv):
       "image_size": tuple(int(v) for v in f.image_size),
       "data": {"dataset": f.dataset, "train_split": f.split, "data_dir": f.data_dir,
                "manual_dir": f.manual_dir, "num_workers": 0, "flip": True}})
-  batch = jax.tree_util.tree_map(lambda x: x[0],
-                                 next(create_train_iterator(config, 0, 1, 1)))
+  batch = jax.device_get(jax.tree_util.tree_map(lambda x: x[0],
+                                                next(create_train_iterator(config, 0, 1, 1))))
   visualize.save_grid(f.output, [batch["ldr"], visualize.display_hdr(batch["hdr"]),
                                  batch["ldr_gt"]])
   print(f"wrote {f.output}: {f.num} examples of {f.dataset}:{f.split}, "

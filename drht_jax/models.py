@@ -9,6 +9,25 @@ a residual skip from the net's input to its output (the learned branch predicts 
     -> log(S_full + delta) -> f2 -> I_hat [B,H,W,3], ~[0,1] (Eq. 3)
 
 H and W must be multiples of 32 (five stride-2 levels).
+
+Selectable (`default_model_config`):
+- upsampling of the decoder (`upsample`): 'deconv', the paper's stride-2 transposed conv
+  (`deconv` = 'subpixel' | 'transpose' picks its implementation), or 'resize_conv', a 2x
+  nearest / bilinear resize followed by a stride-1 conv of the same kernel and parameter
+  shapes (Odena, Dumoulin & Olah, "Deconvolution and checkerboard artifacts", Distill 2016).
+  A stride-2 transposed conv gives its 4 output phases different kernel taps, so even a
+  constant input comes out as a 2-pixel periodic pattern, compounded over five levels into
+  the 16-32 px tiles measured on flat regions (docs/flat: issue 17); a resized constant map
+  stays constant and so does every conv of it away from the border (and up to it with
+  `padding` = 'edge': repeated border pixels instead of zeros).
+- architecture (`arch`, the central-claim ablation of docs/ablations.md): 'drht' (above),
+  'single' (one encoder-decoder from the LDR input straight to the target, widths scaled to
+  DRHT's parameter count) or 'f2_only' (f2 alone on `log(display_decode(I) + delta)`, the
+  linearised input). Both return the same {'s_hat', 'i_hat'} dict as DRHT with 's_hat' the
+  linearised input in Eq. 2's domain (`f1_residual`, no parameters): Eq. 4's HDR term then
+  has no gradient; train them with `eps = 0` (losses.joint_loss skips the term) and a joint
+  stage only (their `estimate_hdr` raises). Their single net is named `f2`, so hierarchical
+  supervision's groups (supervision.py) apply unchanged.
 """
 
 from typing import Any, Optional, Sequence
@@ -46,6 +65,17 @@ def default_model_config() -> ml_collections.ConfigDict:
       width=1.0,            # multiplier on WIDTHS; tests and the demo use small values
       fusion="add_mul",     # skip fusion: 'add_mul' (released: d + e + d*e) | 'concat' (+1x1 conv)
       deconv="subpixel",    # 'subpixel' | 'transpose': same function and parameters, see Deconv
+      # decoder upsampling: 'deconv' (the paper's transposed conv, implemented as `deconv`)
+      # | 'resize_conv' (2x resize by `resize_method`, 'nearest' | 'bilinear', then a conv of
+      # the same shapes: no checkerboard on flat regions, see the module docstring). Runs
+      # saved before this knob existed read as 'deconv'.
+      upsample="deconv",
+      resize_method="nearest",
+      # 'zeros' (the paper's SAME zero padding) | 'edge' (border pixels repeated) for every
+      # conv except a 'deconv': with 'resize_conv', a constant input then comes out constant
+      # up to the image border too, instead of a zero-padding edge seeping ~100 px inward.
+      padding="zeros",
+      arch="drht",          # 'drht' | 'single' | 'f2_only' (ablation, module docstring)
       # compute dtype: 'float32' | 'bfloat16' (mixed precision: convolutions and activations
       # in bfloat16; parameters, optimizer state, BatchNorm statistics (flax reduces in
       # float32), the nets' outputs and the losses in float32; no loss scaling: bfloat16 has
@@ -108,6 +138,24 @@ def subpixel_kernel(kernel, stride: int):
   return big.reshape(size, size, cin, stride * stride * cout), (lo, hi)
 
 
+PADDINGS = ("zeros", "edge")
+
+
+def _same_conv(x, kernel, stride, padding, conv_grads, dtype):
+  """SAME conv of `x` `[B,H,W,Cin]`: 'zeros' pads with zeros (the paper's, XLA's SAME);
+  'edge' repeats the border pixels into the same margins, so a constant map stays exactly
+  constant up to the border (no zero-padding edge that spreads inward layer by layer)."""
+  strides = (stride, stride)
+  if padding == "zeros":
+    return conv.conv2d(x, kernel, strides, grads=conv_grads, compute_dtype=dtype)
+  if padding != "edge":
+    raise ValueError(f"unknown padding {padding!r}; expected one of {PADDINGS}")
+  pads = conv.explicit_padding(x.shape, kernel.shape, strides, "SAME")
+  x = jnp.pad(x, ((0, 0), *pads, (0, 0)), mode="edge")
+  return conv.conv2d(x, kernel, strides, ((0, 0), (0, 0)), grads=conv_grads,
+                     compute_dtype=dtype)
+
+
 class Conv(nn.Module):
   """`nn.Conv` (SAME padding, params `kernel` `[k, k, Cin, Cout]` and `bias`, so checkpoints
   are interchangeable) running `conv.conv2d`: same forward, faster gradients on CPU."""
@@ -117,6 +165,7 @@ class Conv(nn.Module):
   dtype: Any = jnp.float32
   kernel_init: Any = kernel_init
   conv_grads: str = "xla"
+  padding: str = "zeros"   # 'zeros' | 'edge', see _same_conv
 
   @nn.compact
   def __call__(self, x):
@@ -124,8 +173,8 @@ class Conv(nn.Module):
     kernel = self.param("kernel", self.kernel_init, (k, k, x.shape[-1], self.features))
     bias = self.param("bias", nn.initializers.zeros, (self.features,))
     # The float32 kernel is cast inside conv2d: its gradient comes back float32 (conv.py).
-    y = conv.conv2d(x.astype(self.dtype), kernel, (self.stride,) * 2, grads=self.conv_grads,
-                    compute_dtype=self.dtype)
+    y = _same_conv(x.astype(self.dtype), kernel, self.stride, self.padding, self.conv_grads,
+                   self.dtype)
     return y + bias.astype(self.dtype)
 
 
@@ -164,6 +213,44 @@ class Deconv(nn.Module):
     return y + bias
 
 
+class ResizeConv(nn.Module):
+  """2x (`stride`) resize then a stride-1 SAME conv: `[B, h, w, Cin] -> [B, s*h, s*w, features]`.
+
+  Parameters `kernel` `[k, k, Cin, features]` and `bias` have Deconv's names and shapes (same
+  parameter count). `method`: 'nearest' (each input pixel repeated s x s) | 'bilinear'
+  (`jax.image.resize`, half-pixel centres, edge samples clamped). A constant input gives a
+  constant output away from the zero-padded border (no phase-dependent taps). The conv runs
+  at the output resolution: s*s x the multiply-adds of the transposed conv it replaces.
+  """
+  features: int
+  kernel_size: int
+  stride: int = 2
+  method: str = "nearest"
+  dtype: Any = jnp.float32
+  conv_grads: str = "xla"
+  padding: str = "zeros"   # 'zeros' | 'edge', see _same_conv
+
+  @nn.compact
+  def __call__(self, x):
+    k, s = self.kernel_size, self.stride
+    kernel = self.param("kernel", kernel_init, (k, k, x.shape[-1], self.features))
+    bias = self.param("bias", nn.initializers.zeros, (self.features,))
+    x = x.astype(self.dtype)
+    b, h, w, c = x.shape
+    if self.method == "nearest":
+      x = jnp.repeat(jnp.repeat(x, s, axis=1), s, axis=2)
+    elif self.method == "bilinear":
+      x = jax.image.resize(x, (b, h * s, w * s, c), "bilinear").astype(self.dtype)
+    else:
+      raise ValueError(f"unknown resize_method {self.method!r}; expected 'nearest' or "
+                       f"'bilinear'")
+    y = _same_conv(x, kernel, 1, self.padding, self.conv_grads, self.dtype)
+    return y + bias.astype(self.dtype)
+
+
+UPSAMPLES = ("deconv", "resize_conv")
+
+
 class EncoderDecoder(nn.Module):
   """The shared body of f1 and f2: `[B, H, W, Cin] -> [B, H, W, out_features]` float32.
 
@@ -181,6 +268,9 @@ class EncoderDecoder(nn.Module):
   axis_name: Optional[str] = None   # BatchNorm statistics averaged over this pmap axis
   conv_grads: str = "xla"          # conv gradients, see conv.conv2d
   global_context: bool = False     # see default_model_config
+  upsample: str = "deconv"         # 'deconv' | 'resize_conv', see default_model_config
+  resize_method: str = "nearest"
+  padding: str = "zeros"           # 'zeros' | 'edge' for every conv but a 'deconv'
 
   def _bn_elu(self, x, train, name):
     x = nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5,
@@ -192,13 +282,17 @@ class EncoderDecoder(nn.Module):
   def __call__(self, x, train: bool):
     if self.fusion not in ("add_mul", "concat"):
       raise ValueError(f"unknown fusion {self.fusion!r}; expected 'add_mul' or 'concat'")
+    if self.padding not in PADDINGS:
+      raise ValueError(f"unknown padding {self.padding!r}; expected one of {PADDINGS}")
+    if self.upsample not in UPSAMPLES:
+      raise ValueError(f"unknown upsample {self.upsample!r}; expected one of {UPSAMPLES}")
     levels = len(self.widths)
     skips = []
     h = x.astype(self.dtype)
     for i, (width, k) in enumerate(zip(self.widths, self.kernels)):
       stride = 1 if i == 0 else 2
       h = Conv(width, k, stride, self.dtype, conv_grads=self.conv_grads,
-               name=f"encoder_{i}")(h)
+               padding=self.padding, name=f"encoder_{i}")(h)
       h = self._bn_elu(h, train, f"encoder_{i}_bn")
       skips.append(h)
     if self.global_context:
@@ -210,8 +304,12 @@ class EncoderDecoder(nn.Module):
     # resolution with level i's kernel, fuse with encoder level i-1.
     for j in range(levels - 1):
       i = levels - 1 - j
-      h = Deconv(self.widths[i - 1], self.kernels[i], 2, self.deconv, self.dtype,
-                 self.conv_grads, name=f"decoder_{j}")(h)
+      if self.upsample == "deconv":
+        h = Deconv(self.widths[i - 1], self.kernels[i], 2, self.deconv, self.dtype,
+                   self.conv_grads, name=f"decoder_{j}")(h)
+      else:
+        h = ResizeConv(self.widths[i - 1], self.kernels[i], 2, self.resize_method, self.dtype,
+                       self.conv_grads, self.padding, name=f"decoder_{j}")(h)
       h = self._bn_elu(h, train, f"decoder_{j}_bn")
       e = skips[i - 1]
       if self.fusion == "add_mul":
@@ -219,18 +317,57 @@ class EncoderDecoder(nn.Module):
       else:
         h = jnp.concatenate([h, e], axis=-1)
         h = Conv(self.widths[i - 1], 1, 1, self.dtype, conv_grads=self.conv_grads,
-                 name=f"decoder_{j}_fuse")(h)
+                 padding=self.padding, name=f"decoder_{j}_fuse")(h)
         h = self._bn_elu(h, train, f"decoder_{j}_fuse_bn")
     # The counterpart of encoder_0: a stride-1 layer (a transposed conv at stride 1 is a conv)
     # to the output channels, no BN/ELU so the residual can be any sign.
     k0 = self.kernels[0]
     h = Conv(self.out_features, k0, 1, self.dtype, kernel_init=output_init,
-             conv_grads=self.conv_grads, name=f"decoder_{levels - 1}")(h)
+             conv_grads=self.conv_grads, padding=self.padding, name=f"decoder_{levels - 1}")(h)
     return h.astype(jnp.float32)
 
 
-def _scaled_widths(width: float):
-  return tuple(max(1, int(round(c * width))) for c in WIDTHS)
+def _scaled_widths(width: float, base=WIDTHS):
+  return tuple(max(1, int(round(c * width))) for c in base)
+
+
+def encoder_decoder_param_count(widths, kernels, fusion="add_mul", global_context=False,
+                                in_features=3, out_features=3) -> int:
+  """Parameters (weights, biases, BatchNorm scale and bias) of one `EncoderDecoder`: the same
+  for 'deconv' and 'resize_conv' (their layers have the same shapes). Exact (tested)."""
+  count, cin = 0, in_features
+  for width, k in zip(widths, kernels):
+    count += k * k * cin * width + width + 2 * width
+    cin = width
+  if global_context:
+    count += widths[-1] ** 2 + widths[-1]
+  for j in range(len(widths) - 1):
+    i = len(widths) - 1 - j
+    count += kernels[i] ** 2 * widths[i] * widths[i - 1] + 3 * widths[i - 1]
+    if fusion == "concat":
+      count += 2 * widths[i - 1] ** 2 + 3 * widths[i - 1]
+  return count + kernels[0] ** 2 * widths[0] * out_features + out_features
+
+
+def _f2_kernels(variant):
+  kernels = {"paper": PAPER_KERNELS, "released": RELEASED_KERNELS}.get(variant)
+  if kernels is None:
+    raise ValueError(f"unknown variant {variant!r}; expected 'paper' or 'released'")
+  return kernels
+
+
+def single_widths(width=1.0, variant="paper", fusion="add_mul", global_context=False):
+  """Widths of the `single` ablation net: WIDTHS times the multiplier m in [width, 2 width]
+  (steps of width / 1000) whose parameter count is closest to DRHT's (f1 + f2) at `width`;
+  m ~ sqrt(2) width, since the count grows as the square of the widths."""
+  target = (encoder_decoder_param_count(_scaled_widths(width), PAPER_KERNELS, fusion,
+                                        global_context)
+            + encoder_decoder_param_count(_scaled_widths(width), _f2_kernels(variant), fusion,
+                                          global_context))
+  kernels = _f2_kernels(variant)
+  candidates = [_scaled_widths(width * (1 + t / 1000)) for t in range(1001)]
+  return min(candidates, key=lambda w: abs(
+      encoder_decoder_param_count(w, kernels, fusion, global_context) - target))
 
 
 def f1_residual(ldr):
@@ -254,8 +391,8 @@ def f2_residual(log_radiance, variant="paper"):
   return hdr.display_encode(jnp.maximum(radiance, hdr.S_HAT_FLOOR))
 
 
-class HDREstimationNet(nn.Module):
-  """f1 (Sec. 3.2): LDR `[B,H,W,3]` in [0,1] -> S_hat, gamma-compressed HDR (Eq. 2 domain)."""
+class _Net(nn.Module):
+  """Fields every net shares (see default_model_config)."""
   width: float = 1.0
   fusion: str = "add_mul"
   deconv: str = "subpixel"
@@ -263,69 +400,102 @@ class HDREstimationNet(nn.Module):
   axis_name: Optional[str] = None
   conv_grads: str = "xla"
   global_context: bool = False
+  upsample: str = "deconv"
+  resize_method: str = "nearest"
+  padding: str = "zeros"
+
+  def _body(self, widths, kernels, x, train):
+    return EncoderDecoder(widths, kernels, 3, self.fusion, self.deconv, self.dtype,
+                          self.axis_name, self.conv_grads, self.global_context,
+                          upsample=self.upsample, resize_method=self.resize_method,
+                          padding=self.padding, name="body")(x, train)
+
+
+class HDREstimationNet(_Net):
+  """f1 (Sec. 3.2): LDR `[B,H,W,3]` in [0,1] -> S_hat, gamma-compressed HDR (Eq. 2 domain)."""
 
   @nn.compact
   def __call__(self, ldr, train: bool):
     check_image_shape(ldr, "HDREstimationNet input")
-    branch = EncoderDecoder(_scaled_widths(self.width), PAPER_KERNELS, 3, self.fusion,
-                            self.deconv, self.dtype, self.axis_name, self.conv_grads,
-                            self.global_context, name="body")(ldr, train)
+    branch = self._body(_scaled_widths(self.width), PAPER_KERNELS, ldr, train)
     return branch + f1_residual(ldr)
 
 
-class LDRCorrectionNet(nn.Module):
+class LDRCorrectionNet(_Net):
   """f2 (Sec. 3.3): log radiance `[B,H,W,3]` (>= log(delta)) -> corrected LDR, ~[0,1]."""
   variant: str = "paper"
-  width: float = 1.0
-  fusion: str = "add_mul"
-  deconv: str = "subpixel"
-  dtype: Any = jnp.float32
-  axis_name: Optional[str] = None
-  conv_grads: str = "xla"
-  global_context: bool = False
 
   @nn.compact
   def __call__(self, log_radiance, train: bool):
     check_image_shape(log_radiance, "LDRCorrectionNet input")
-    kernels = {"paper": PAPER_KERNELS, "released": RELEASED_KERNELS}.get(self.variant)
-    if kernels is None:
-      raise ValueError(f"unknown variant {self.variant!r}; expected 'paper' or 'released'")
-    branch = EncoderDecoder(_scaled_widths(self.width), kernels, 3, self.fusion, self.deconv,
-                            self.dtype, self.axis_name, self.conv_grads,
-                            self.global_context, name="body")(log_radiance, train)
+    kernels = _f2_kernels(self.variant)
+    branch = self._body(_scaled_widths(self.width), kernels, log_radiance, train)
     return branch + f2_residual(log_radiance, self.variant)
 
 
-class DRHT(nn.Module):
-  """f1 -> inverse gamma -> log -> f2 (Eqs. 2-3). Returns {'s_hat', 'i_hat'}, both float32."""
+class DirectNet(_Net):
+  """The `single` ablation: LDR `[B,H,W,3]` in [0,1] -> corrected LDR ~[0,1] by one
+  encoder-decoder (f2's layout at `single_widths`, DRHT's parameter count) plus the input
+  itself as residual skip: no HDR, no log, no f1."""
   variant: str = "paper"
-  width: float = 1.0
-  fusion: str = "add_mul"
-  deconv: str = "subpixel"
-  dtype: Any = jnp.float32
-  axis_name: Optional[str] = None
-  conv_grads: str = "xla"
-  global_context: bool = False
+
+  @nn.compact
+  def __call__(self, ldr, train: bool):
+    check_image_shape(ldr, "DirectNet input")
+    widths = single_widths(self.width, self.variant, self.fusion, self.global_context)
+    return self._body(widths, _f2_kernels(self.variant), ldr, train) + ldr
+
+
+ARCHS = ("drht", "single", "f2_only")
+
+
+class DRHT(_Net):
+  """f1 -> inverse gamma -> log -> f2 (Eqs. 2-3). Returns {'s_hat', 'i_hat'}, both float32.
+
+  `arch` 'single' / 'f2_only': the ablation nets of the module docstring, same outputs with
+  's_hat' = `f1_residual(ldr)` (the linearised input, no parameters)."""
+  variant: str = "paper"
+  arch: str = "drht"
 
   def setup(self):
+    if self.arch not in ARCHS:
+      raise ValueError(f"unknown arch {self.arch!r}; expected one of {ARCHS}")
     common = dict(width=self.width, fusion=self.fusion, deconv=self.deconv, dtype=self.dtype,
                   axis_name=self.axis_name, conv_grads=self.conv_grads,
-                  global_context=self.global_context)
-    self.f1 = HDREstimationNet(**common)
-    self.f2 = LDRCorrectionNet(variant=self.variant, **common)
+                  global_context=self.global_context, upsample=self.upsample,
+                  resize_method=self.resize_method, padding=self.padding)
+    if self.arch == "drht":
+      self.f1 = HDREstimationNet(**common)
+    if self.arch == "single":
+      self.f2 = DirectNet(variant=self.variant, **common)
+    else:
+      self.f2 = LDRCorrectionNet(variant=self.variant, **common)
 
   def estimate_hdr(self, ldr, train: bool):
     """f1 alone (the `hdr` stage): `[B,H,W,3]` in [0,1] -> S_hat `[B,H,W,3]`."""
+    if self.arch != "drht":
+      raise ValueError(f"model.arch={self.arch!r} has no f1 to pre-train: train it with a "
+                       f"'joint' stage only and eps=0 (models module docstring)")
     return self.f1(ldr, train)
 
   def __call__(self, ldr, train: bool):
+    if self.arch == "single":
+      check_image_shape(ldr, "DRHT input")
+      return {"s_hat": f1_residual(ldr), "i_hat": self.f2(ldr, train)}
+    if self.arch == "f2_only":
+      check_image_shape(ldr, "DRHT input")
+      log_radiance = hdr.log_compress(hdr.display_decode(ldr))
+      return {"s_hat": f1_residual(ldr), "i_hat": self.f2(log_radiance, train)}
     s_hat = self.f1(ldr, train)
     log_radiance = hdr.log_compress(hdr.inverse_gamma(s_hat))
     return {"s_hat": s_hat, "i_hat": self.f2(log_radiance, train)}
 
 
 def create_model(model_config, axis_name: Optional[str] = None) -> DRHT:
-  """The one place a model config becomes a module. `axis_name`: pmap axis for BatchNorm."""
+  """The one place a model config becomes a module. `axis_name`: pmap axis for BatchNorm.
+  Keys added after runs were saved (`upsample`, `resize_method`, `padding`, `arch`,
+  `global_context`)
+  default to the behaviour of those runs."""
   dtypes = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
   if model_config.dtype not in dtypes:
     raise ValueError(f"unknown model dtype {model_config.dtype!r}; expected one of {list(dtypes)}")
@@ -333,7 +503,11 @@ def create_model(model_config, axis_name: Optional[str] = None) -> DRHT:
               fusion=model_config.fusion, deconv=model_config.deconv,
               dtype=dtypes[model_config.dtype], axis_name=axis_name,
               conv_grads=_conv_grads(model_config),
-              global_context=model_config.get("global_context", False))
+              global_context=model_config.get("global_context", False),
+              upsample=model_config.get("upsample", "deconv"),
+              resize_method=model_config.get("resize_method", "nearest"),
+              padding=model_config.get("padding", "zeros"),
+              arch=model_config.get("arch", "drht"))
 
 
 def _conv_grads(model_config) -> str:
@@ -371,15 +545,23 @@ def conv_layers(model_config, image_size, nets=("f1", "f2")):
   """Every convolution of the nets in `nets` for one `image_size` (H, W) image, in the plain
   formulation (transposed convs, no sub-pixel zeros): a list of
   `(name, (in_h, in_w), k, stride, cin, cout, transposed)`. `global_context`'s 1x1 conv on
-  one pooled vector is left out (C^2 FLOPs per image, under 1e-5 of the total)."""
+  one pooled vector is left out (C^2 FLOPs per image, under 1e-5 of the total).
+  `upsample='resize_conv'`: each decoder conv runs at stride 1 on the resized map. `arch`
+  'single' / 'f2_only' have no f1 (its entries are skipped); 'single' runs f2's layout at
+  `single_widths`."""
   h, w = image_size
+  arch = model_config.get("arch", "drht")
+  resize = model_config.get("upsample", "deconv") == "resize_conv"
   widths = _scaled_widths(model_config.width)
-  kernel_sets = {"f1": PAPER_KERNELS,
-                 "f2": {"paper": PAPER_KERNELS, "released": RELEASED_KERNELS}[
-                     model_config.variant]}
+  if arch == "single":
+    widths = single_widths(model_config.width, model_config.variant, model_config.fusion,
+                           model_config.get("global_context", False))
+  kernel_sets = {"f1": PAPER_KERNELS, "f2": _f2_kernels(model_config.variant)}
   size = lambda level: (h >> level, w >> level)  # noqa: E731
   layers = []
   for net in nets:
+    if net == "f1" and arch != "drht":
+      continue
     kernels = kernel_sets[net]
     cin = 3
     for i, (width, k) in enumerate(zip(widths, kernels)):
@@ -388,8 +570,12 @@ def conv_layers(model_config, image_size, nets=("f1", "f2")):
       cin = width
     for j in range(NUM_LEVELS - 1):
       i = NUM_LEVELS - 1 - j
-      layers.append((f"{net}/decoder_{j}", size(i), kernels[i], 2, widths[i], widths[i - 1],
-                     True))
+      if resize:
+        layers.append((f"{net}/decoder_{j}", size(i - 1), kernels[i], 1, widths[i],
+                       widths[i - 1], False))
+      else:
+        layers.append((f"{net}/decoder_{j}", size(i), kernels[i], 2, widths[i],
+                       widths[i - 1], True))
       if model_config.fusion == "concat":
         layers.append((f"{net}/decoder_{j}_fuse", size(i - 1), 1, 1, 2 * widths[i - 1],
                        widths[i - 1], False))

@@ -391,6 +391,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
     print(f"{config.total_steps} steps from step {start_step} on {jax.device_count()} devices "
           f"({jax.process_count()} processes), global batch {config.batch_size}; stages "
           + ", ".join(f"{s.name} {s.start}-{s.start + s.num_steps}" for s in plan), flush=True)
+    print(train_iter.description, flush=True)
   tx = stage_optimizer(config, stage, host_state.params)
   p_step = make_p_train_step(model, tx, stage)
   state = flax.jax_utils.replicate(host_state)

@@ -6,7 +6,7 @@ from drht_jax import hdr
 
 
 def display_hdr(radiance) -> np.ndarray:
-  """`[..., H, W, 3]` radiance -> displayable `[0, 1]` (the ground-truth TMO of data.md)."""
+  """`[..., H, W, 3]` radiance -> displayable `[0, 1]` (the ground-truth TMO of docs/data.md)."""
   return np.asarray(hdr.ground_truth_ldr(np.asarray(radiance, np.float32)))
 
 

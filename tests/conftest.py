@@ -24,7 +24,8 @@ allocator.keep_freed_memory()  # as train.py does: test steps then run as they d
 
 @pytest.fixture(scope="session")
 def tiny_data_dir(tmp_path_factory):
-  """TFDS data_dir holding `rendered/tiny` (3 train scenes -> 15 patches, 1 test image)."""
+  """TFDS data_dir holding `rendered/tiny` (whole scenes: 3 train, 2 test at 128x256; examples are
+  made online by drht_jax/recipe.py)."""
   from drht_jax import input_pipeline  # pylint: disable=g-import-not-at-top
   data_dir = str(tmp_path_factory.mktemp("tfds"))
   input_pipeline.prepare("rendered/tiny", data_dir)

@@ -20,7 +20,9 @@ RESULTS = os.path.join(REPO, "bench", "RESULTS.md")
 QUICK_KEYS = ("matmul_gflops", "train_hdr_64x128_img_s", "train_joint_64x128_img_s",
               "train_hdr_64x128_pct_matmul", "train_joint_64x128_pct_matmul",
               "train_joint_64x128_compile_s", "infer_256x512_ms", "infer_256x512_pct_matmul",
-              "loader_64x128_ex_s", "loader_64x128_vs_joint", "peak_rss_gib")
+              "loader_64x128_ex_s", "loader_64x128_vs_joint", "peak_rss_gib",
+              "recipe_64x128_ms_per_ex", "pipeline_64x128_step_img_s",
+              "pipeline_64x128_e2e_img_s", "pipeline_64x128_e2e_vs_step")
 
 
 def load_run_module():
@@ -68,7 +70,8 @@ def test_quick_benchmark_table_names_machine_and_rows(quick_run):
   out = result.stdout
   for needle in ("- CPU:", "os.cpu_count()", "sched_getaffinity", "- device:", "JAX ",
                  "jaxlib", "- command: `python", "--quick", "| train hdr |", "| train joint |",
-                 "| infer apply |", "| loader |", "| matmul |"):
+                 "| infer apply |", "| loader |", "| matmul |",
+                 "| pipeline recipe |", "| pipeline end to end |"):
     assert needle in out, needle
 
 

@@ -202,3 +202,41 @@ def test_dataset_eval_grid_has_one_row_per_image_and_one_column_per_method(repor
 def test_unknown_baseline_name_is_rejected_listing_the_available_ones():
   with pytest.raises(ValueError, match="available"):
     evaluate.parse_baselines("input,nope")
+
+
+def _fake_stack_examples(n):
+  """exposure_stacks-like examples: a middle-frame reference and a direction each."""
+  for i, example in enumerate(_fake_examples(n)):
+    example["ldr_mid"] = np.clip(example["ldr_gt"] * 0.9, 0, 1).astype(np.float32)
+    example["direction"] = "under" if i < 2 else "over"
+    yield example
+
+
+@pytest.fixture(scope="module")
+def stack_report(workdir):
+  with pytest.MonkeyPatch.context() as mp:
+    mp.setattr(input_pipeline, "eval_examples",
+               lambda data_config, split, max_examples=None: _fake_stack_examples(3))
+    summary = evaluate.evaluate_dataset(
+        workdir, dataset="exposure_stacks", split="test", baselines="input",
+        grid_rows=1, out=io.StringIO())
+  return summary, evaluate.report_dir(workdir, "exposure_stacks", "test")
+
+
+def test_stack_eval_reports_both_references_with_under_and_over_apart(stack_report):
+  summary, folder = stack_report
+  protocol = summary["exposure_protocol"]
+  assert set(protocol) == {"fused", "middle"}
+  for reference in protocol.values():
+    assert reference["all"]["drht"]["n"] == 3
+    assert reference["under"]["input"]["n"] == 2 and reference["over"]["input"]["n"] == 1
+  # The input row against the middle frame, recomputed here for the over-exposed image.
+  example = list(_fake_stack_examples(3))[2]
+  mse = np.mean((example["ldr"] - example["ldr_mid"]) ** 2)
+  assert protocol["middle"]["over"]["input"]["psnr"] == pytest.approx(
+      10 * np.log10(1 / mse), abs=1e-3)
+  # Against the fused reference (= ldr_gt), "all" is the main table's number.
+  assert protocol["fused"]["all"]["drht"]["psnr"] == pytest.approx(
+      summary["methods"]["drht"]["psnr"])
+  text = open(os.path.join(folder, "report.md")).read()
+  assert "against the stack's middle frame" in text and "2 under, 1 over" in text

@@ -328,3 +328,87 @@ def test_resize_area_fractional_footprints():
 def test_resize_area_preserves_mean_radiance():
   x = _radiance(37, 81)
   assert iu.resize_area(x, 16, 32).mean() == pytest.approx(x.mean(), rel=1e-5)
+
+
+# --- Real HDR files read_hdr used to refuse (issue 16).
+
+def _scene(height=6, width=10, seed=0):
+  return (np.random.default_rng(seed).random((height, width, 3)) * 3 + 0.05).astype(np.float32)
+
+
+def test_radiance_file_with_a_view_line_before_the_magic_is_read(tmp_path):
+  # Debevec's original memorial.hdr starts with "VIEW= ..." before "#?RADIANCE".
+  radiance = _scene()
+  plain = tmp_path / "plain.hdr"
+  iu.write_hdr(plain, radiance)
+  odd = tmp_path / "memorial_like.hdr"
+  odd.write_bytes(b"VIEW= -vtv -vp 0 0 0 -vd 0 0 -1 -vu 0 1 0 -vh 45 -vv 45\n"
+                  + plain.read_bytes())
+  image, notes = iu.read_hdr_with_conversions(odd)
+  np.testing.assert_array_equal(image, iu.read_hdr(plain))
+  assert any("before the '#?' magic" in n for n in notes)
+
+
+def test_text_before_a_missing_magic_is_still_refused(tmp_path):
+  path = tmp_path / "text.hdr"
+  path.write_bytes(b"VIEW= something\n\nnot a radiance file\n")
+  with pytest.raises(iu.ImageReadError, match="no '#\\?' magic"):
+    iu.read_hdr(path)
+
+
+def _write_exr_channels(path, channels, **header):
+  header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage, **header}
+  with OpenEXR.File(header, {k: np.ascontiguousarray(v, np.float32)
+                             for k, v in channels.items()}) as exr:
+    exr.write(str(path))
+
+
+def test_luminance_weights_of_rec709_are_the_standard_ones():
+  np.testing.assert_allclose(iu.luminance_weights(), [0.2126, 0.7152, 0.0722], atol=1e-4)
+
+
+def test_luminance_chroma_exr_is_converted_to_rgb(tmp_path):
+  rgb = _scene()
+  rgb[0, 0] = 0.7  # a grey pixel: RY = BY = 0
+  w = iu.luminance_weights()
+  y = rgb @ w
+  path = tmp_path / "yc.exr"
+  _write_exr_channels(path, {"Y": y, "RY": (rgb[..., 0] - y) / y, "BY": (rgb[..., 2] - y) / y})
+  image, notes = iu.read_hdr_with_conversions(path)
+  np.testing.assert_allclose(image, rgb, rtol=1e-4)
+  assert "luminance/chroma (Y, RY, BY) -> RGB" in notes
+
+
+def test_luminance_chroma_exr_uses_the_files_chromaticities(tmp_path):
+  rgb = _scene(seed=1)
+  chroma = (0.7347, 0.2653, 0.0, 1.0, 0.0001, -0.077, 0.32168, 0.33767)  # ACES AP0
+  w = iu.luminance_weights(chroma)
+  y = rgb @ w
+  path = tmp_path / "aces.exr"
+  _write_exr_channels(path, {"Y": y, "RY": (rgb[..., 0] - y) / y, "BY": (rgb[..., 2] - y) / y},
+                      chromaticities=chroma)
+  np.testing.assert_allclose(iu.read_hdr(path), rgb, rtol=1e-4)
+
+
+def test_subsampled_chroma_is_interpolated_between_its_samples():
+  plane = np.array([[0.0, 2.0], [4.0, 6.0]])
+  up = iu.upsample_chroma(plane, 2, 2, 3, 3)
+  np.testing.assert_allclose(up, [[0, 1, 2], [2, 3, 4], [4, 5, 6]])
+
+
+def test_multi_view_luminance_exr_reads_the_default_view(tmp_path):
+  left = _scene()[..., 0]
+  path = tmp_path / "stereo.exr"
+  _write_exr_channels(path, {"Y": left, "right.Y": left * 2}, multiView=["left", "right"])
+  image, notes = iu.read_hdr_with_conversions(path)
+  np.testing.assert_array_equal(image, np.repeat(left[..., None], 3, -1))
+  assert "view left used of 2" in notes
+
+
+def test_multi_view_rgb_exr_reads_the_default_view(tmp_path):
+  left = _scene()
+  channels = {c: left[..., i] for i, c in enumerate("RGB")}
+  channels.update({f"right.{c}": left[..., i] + 1 for i, c in enumerate("RGB")})
+  path = tmp_path / "stereo_rgb.exr"
+  _write_exr_channels(path, channels, multiView=["left", "right"])
+  np.testing.assert_array_equal(iu.read_hdr(path), left)

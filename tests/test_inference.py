@@ -106,8 +106,9 @@ def test_tiled_correction_matches_untiled_closely(tiny):
   """
   model, variables = tiny
   image = smooth_image(192, 288, seed=1)
-  whole, whole_hdr = inference.correct(model, variables, image)
-  tiled, tiled_hdr = inference.correct(model, variables, image, max_pixels=128 * 128)
+  whole, whole_hdr = inference.correct(model, variables, image, mode="full")
+  tiled, tiled_hdr = inference.correct(model, variables, image, mode="full",
+                                       max_pixels=128 * 128)
   change = np.abs(whole - image).mean()
   assert change > 0.01  # the network does something position-dependent to the image
   gap = np.abs(tiled - whole)
@@ -142,3 +143,98 @@ def test_correct_rejects_a_tile_that_is_not_a_multiple_of_32(tiny):
   model, variables = tiny
   with pytest.raises(ValueError, match="multiple of 32"):
     inference.correct(model, variables, smooth_image(40, 40), tile=100)
+
+
+# --- Working resolution + guided upsampling (`guided` mode).
+
+
+def test_area_downscale_equals_the_exact_area_average():
+  from drht_jax import imageio_utils
+  image = np.random.default_rng(0).uniform(size=(150, 203, 3)).astype(np.float32)
+  for size in [(64, 96), (75, 29), (150, 100)]:
+    np.testing.assert_allclose(inference.area_downscale(image, *size),
+                               imageio_utils.resize_area(image, *size), atol=2e-6)
+
+
+def test_working_shape_scales_the_long_side_and_rounds_to_multiples_of_32():
+  assert inference.working_shape(3000, 4000, 256) == (192, 256)
+  assert inference.working_shape(4000, 6000, 256) == (160, 256)    # 170.7 -> 160
+  assert inference.working_shape(100, 130, 2048) == (96, 128)      # never upscaled
+
+
+def test_guided_upsample_reproduces_a_global_affine_colour_map():
+  image = smooth_image(96, 160)
+  matrix = np.array([[0.8, 0.1, 0.0], [0.05, 0.9, 0.1], [0.0, 0.2, 0.7]], np.float32)
+  offset = np.array([0.05, -0.02, 0.1], np.float32)
+  low = inference.area_downscale(image, 24, 40)
+  out = inference.guided_upsample(low, low @ matrix.T + offset, image, eps=1e-8)
+  np.testing.assert_allclose(out, np.clip(image @ matrix.T + offset, 0, 1), atol=2e-3)
+
+
+def test_guided_upsample_of_radiance_is_affine_in_the_log_domain():
+  image = smooth_image(64, 96)
+  low = inference.area_downscale(image, 16, 24)
+  to_radiance = lambda x: np.exp(3.0 * x - 2.0) - 1.0 / 255.0   # log(R + delta) affine in x
+  out = inference.guided_upsample(low, to_radiance(low), image, eps=1e-8, log_domain=True)
+  np.testing.assert_allclose(out, to_radiance(image), rtol=5e-3, atol=1e-4)
+  assert out.min() >= 0.0
+
+
+def test_guided_upsample_keeps_a_step_edge_sharp_without_halos():
+  # A colour step edge not aligned with the 4x downscale blocks, under a strong tone curve.
+  height, width = 64, 256
+  dark, bright = np.array([0.05, 0.08, 0.1]), np.array([0.9, 0.7, 0.8])
+  image = np.where(np.arange(width)[None, :, None] < 131, dark, bright)
+  image = (image * np.ones((height, 1, 1))).astype(np.float32)
+  curve = lambda x: x ** 0.45
+  low = inference.area_downscale(image, 16, 64)
+  out = inference.guided_upsample(low, curve(low), image)
+  want = curve(image)
+  assert np.abs(out - want).max() < 0.03          # sharp: every pixel near its own colour's map
+  assert out.max() < want.max() + 0.03 and out.min() > want.min() - 0.03   # no over/undershoot
+  # What upsampling the pixels instead of the transformation does: a blurred edge.
+  pixels = np.asarray(jax.image.resize(curve(low), (height, width, 3), "linear"))
+  assert np.abs(pixels - want).max() > 0.25
+
+
+def test_apply_affine_in_strips_equals_one_strip():
+  image = smooth_image(50, 70)
+  low = inference.area_downscale(image, 13, 17)
+  coef = inference.fit_affine(low, np.sqrt(low))
+  whole = inference.apply_affine(coef, image, strip_rows=50)
+  np.testing.assert_allclose(inference.apply_affine(coef, image, strip_rows=16), whole,
+                             atol=1e-6)
+
+
+def test_correct_guided_runs_the_nets_once_at_the_working_shape(tiny):
+  model, variables = tiny
+  inference.clear_cache()
+  corrected, radiance = inference.correct(model, variables, smooth_image(130, 200),
+                                          working_size=96)
+  assert inference.compiled_shapes(model) == [(1, 64, 96, 3)]
+  assert corrected.shape == radiance.shape == (130, 200, 3)
+  assert corrected.min() >= 0.0 and corrected.max() <= 1.0 and radiance.min() >= 0.0
+
+
+def test_correct_guided_skips_the_radiance_when_not_wanted(tiny):
+  model, variables = tiny
+  _, radiance = inference.correct(model, variables, smooth_image(130, 200), working_size=96,
+                                  want_hdr=False)
+  assert radiance is None
+
+
+def test_correct_guided_passes_photos_at_the_working_size_through_the_full_path(tiny):
+  model, variables = tiny
+  image = smooth_image(40, 70)
+  guided = inference.correct(model, variables, image, mode="guided", working_size=256)
+  full = inference.correct(model, variables, image, mode="full")
+  for a, b in zip(guided, full):
+    np.testing.assert_array_equal(a, b)
+
+
+def test_correct_rejects_an_unknown_mode_and_tiles_in_guided_mode(tiny):
+  model, variables = tiny
+  with pytest.raises(ValueError, match="mode must be one of"):
+    inference.correct(model, variables, smooth_image(40, 40), mode="fast")
+  with pytest.raises(ValueError, match="tile applies to mode='full'"):
+    inference.correct(model, variables, smooth_image(40, 40), mode="guided", tile=64)

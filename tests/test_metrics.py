@@ -346,8 +346,9 @@ def test_compute_all_returns_one_value_per_image_for_every_metric(photos):
   preds = np.stack([_distort(r, "noise") for r in refs])
   hdr_ref = _radiance(5, refs.shape)
   out = metrics.compute_all(preds, refs, 1.2 * hdr_ref, hdr_ref)
-  assert set(out) == {"psnr", "ssim", "fsim", "fsim_luminance", "block_excess", "pu21_psnr",
-                      "pu21_ssim", "log_hdr_rmse"}
+  assert set(out) == {"psnr", "ssim", "fsim", "fsim_luminance", "block_excess", "ciede2000",
+                      "colourfulness", "colourfulness_ratio", "pu21_psnr", "pu21_ssim",
+                      "log_hdr_rmse"}
   for value in out.values():
     assert isinstance(value, np.ndarray) and value.shape == (3,)
     assert np.all(np.isfinite(value))
@@ -356,8 +357,9 @@ def test_compute_all_returns_one_value_per_image_for_every_metric(photos):
 
 def test_compute_all_without_hdr_gives_only_ldr_metrics(photos):
   x = photos["coffee"][:32, :48]
-  assert set(metrics.compute_all(x, x)) == {"psnr", "ssim", "fsim", "fsim_luminance",
-                                            "block_excess"}
+  assert set(metrics.compute_all(x, x)) == set(metrics.LDR_METRICS) == {
+      "psnr", "ssim", "fsim", "fsim_luminance", "block_excess", "ciede2000", "colourfulness",
+      "colourfulness_ratio"}
 
 
 def test_cvvdp_jod_without_the_package_raises_with_the_install_command(monkeypatch):

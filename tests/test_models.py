@@ -220,3 +220,111 @@ def test_conv_grads_is_read_from_the_config_and_from_runs_that_called_it_weight_
   del legacy["conv_grads"]
   legacy["weight_grad"] = "im2col"       # config.json of a run from before the rename
   assert models.create_model(ml_collections.ConfigDict(legacy)).conv_grads == "im2col"
+
+
+# --- Selectable upsampling (issue 17 item 0) and the central-claim ablation nets (item 5).
+
+
+@pytest.mark.parametrize("variant, expected", [("paper", 9_036_550), ("released", 9_464_582)])
+def test_resize_conv_keeps_the_full_size_parameter_counts(variant, expected):
+  model = models.create_model(tiny_config(width=1.0, variant=variant, upsample="resize_conv",
+                                          padding="edge"))
+  variables = jax.eval_shape(lambda: models.init_variables(model, jax.random.PRNGKey(0)))
+  assert sum(p.size for p in jax.tree_util.tree_leaves(variables["params"])) == expected
+
+
+def test_resize_conv_outputs_have_input_shape():
+  model = models.create_model(tiny_config(upsample="resize_conv", resize_method="bilinear"))
+  variables = models.init_variables(model, jax.random.PRNGKey(0))
+  out = model.apply(variables, _ldr((1, 64, 128, 3)), train=False)
+  assert out["i_hat"].shape == (1, 64, 128, 3) and out["s_hat"].shape == (1, 64, 128, 3)
+
+
+def test_runs_saved_without_the_new_keys_read_as_the_paper_model():
+  legacy = models.default_model_config().to_dict()
+  for key in ("upsample", "resize_method", "padding", "arch"):
+    del legacy[key]
+  model = models.create_model(ml_collections.ConfigDict(legacy))
+  assert (model.upsample, model.padding, model.arch) == ("deconv", "zeros", "drht")
+
+
+@pytest.mark.parametrize("field, value", [("upsample", "pixelshuffle"), ("padding", "wrap"),
+                                          ("resize_method", "cubic"), ("arch", "unet")])
+def test_unknown_model_choice_raises_naming_it(field, value):
+  model = models.create_model(tiny_config(**{"upsample": "resize_conv", field: value}))
+  with pytest.raises(ValueError, match=value):
+    models.init_variables(model, jax.random.PRNGKey(0))
+
+
+def _count(params):
+  return sum(p.size for p in jax.tree_util.tree_leaves(params))
+
+
+@pytest.mark.parametrize("width", [1.0, 0.25])
+def test_single_net_matches_drhts_parameter_count_within_2_percent(width):
+  counts = {}
+  for arch in ("drht", "single"):
+    model = models.create_model(tiny_config(width=width, arch=arch))
+    counts[arch] = _count(jax.eval_shape(
+        lambda m=model: models.init_variables(m, jax.random.PRNGKey(0)))["params"])
+  assert abs(counts["single"] / counts["drht"] - 1) < 0.02
+
+
+@pytest.mark.parametrize("fusion, global_context", [("add_mul", False), ("concat", True)])
+def test_analytic_parameter_count_equals_the_modules(fusion, global_context):
+  model = models.create_model(tiny_config(width=0.25, fusion=fusion,
+                                          global_context=global_context))
+  params = jax.eval_shape(lambda: models.init_variables(model, jax.random.PRNGKey(0)))["params"]
+  widths = models._scaled_widths(0.25)  # pylint: disable=protected-access
+  assert _count(params["f1"]) == models.encoder_decoder_param_count(
+      widths, models.PAPER_KERNELS, fusion, global_context)
+
+
+def test_f2_only_has_exactly_drhts_f2_parameters(tiny):
+  _, drht_variables = tiny
+  model = models.create_model(tiny_config(arch="f2_only"))
+  variables = models.init_variables(model, jax.random.PRNGKey(0))
+  assert set(variables["params"]) == {"f2"}
+  shapes = lambda t: jax.tree_util.tree_map(lambda a: a.shape, t)  # noqa: E731
+  assert shapes(variables["params"]["f2"]) == shapes(drht_variables["params"]["f2"])
+
+
+@pytest.mark.parametrize("arch", ["single", "f2_only"])
+def test_ablation_net_returns_the_linearised_input_as_s_hat(arch):
+  model = models.create_model(tiny_config(arch=arch))
+  variables = models.init_variables(model, jax.random.PRNGKey(0))
+  x = _ldr((1, 64, 128, 3))
+  out = model.apply(variables, x, train=False)
+  assert set(out) == {"s_hat", "i_hat"} and out["i_hat"].shape == x.shape
+  np.testing.assert_allclose(out["s_hat"], models.f1_residual(x), rtol=1e-6)
+  assert set(variables["params"]) == {"f2"}   # hierarchical supervision's f2 groups apply
+
+
+@pytest.mark.parametrize("arch", ["single", "f2_only"])
+def test_zeroed_ablation_net_gives_back_the_input_photo(arch):
+  model = models.create_model(tiny_config(arch=arch))
+  variables = models.init_variables(model, jax.random.PRNGKey(0))
+  x = _ldr((1, 64, 128, 3)) * 0.98 + 0.01
+  params = _zero_output_layer(variables["params"], "f2")
+  out = model.apply({**variables, "params": params}, x, train=False)
+  np.testing.assert_allclose(out["i_hat"], x, atol=2e-3)
+
+
+def test_ablation_net_has_no_f1_to_pretrain():
+  model = models.create_model(tiny_config(arch="single"))
+  variables = models.init_variables(model, jax.random.PRNGKey(0))
+  with pytest.raises(ValueError, match="joint"):
+    model.apply(variables, _ldr((1, 64, 128, 3)), train=False, method="estimate_hdr")
+
+
+@pytest.mark.parametrize("overrides", [dict(upsample="resize_conv"), dict(arch="single"),
+                                       dict(arch="f2_only")])
+def test_analytic_flops_follow_the_upsampling_and_the_arch(overrides):
+  base = models.forward_flops(tiny_config(width=0.25), (64, 128))
+  flops = models.forward_flops(tiny_config(width=0.25, **overrides), (64, 128))
+  if "upsample" in overrides:
+    assert flops > base          # decoder convs at the output resolution
+  elif overrides["arch"] == "f2_only":
+    assert flops == pytest.approx(base / 2, rel=0.01)
+  else:  # same parameters, but one net's shallow (costly) layers instead of two: 0.84x
+    assert 0.7 * base < flops < base

@@ -125,3 +125,47 @@ def test_module_command_line_writes_files(tmp_path):
                           text=True, timeout=300)
   assert result.returncode == 0, result.stderr[-1000:]
   assert (tmp_path / "input" / "coffee_ev-2.0.png").exists()
+
+
+# --- test_camera: camera-realistic errors (issue 16).
+
+def _camera_examples(builder):
+  return {ex["id"].decode(): ex for ex in builder.as_data_source(photos.CAMERA_SPLIT)}
+
+
+def test_camera_split_has_the_same_ids_and_targets_as_test(built):
+  builder, examples = built
+  camera = _camera_examples(builder)
+  assert set(camera) == set(examples)
+  for ident in ("coffee/ev-3.0", "rocket/ev+1.5"):
+    np.testing.assert_array_equal(camera[ident]["ldr_gt"], examples[ident]["ldr_gt"])
+    assert camera[ident]["ldr"].shape == examples[ident]["ldr"].shape
+
+
+def _best_gain_psnr(ldr, gt):
+  """PSNR (dB) of `ldr` against `gt` after the best per-channel gain (least squares): how well
+  a histogram stretch can undo the error."""
+  x, y = ldr.astype(np.float64) / 255.0, gt.astype(np.float64) / 255.0
+  gain = (x * y).sum(axis=(0, 1)) / np.maximum((x * x).sum(axis=(0, 1)), 1e-12)
+  return -10.0 * np.log10(np.mean((np.clip(x * gain, 0.0, 1.0) - y) ** 2))
+
+
+def test_camera_errors_are_not_an_exact_rescale_of_the_photo(built):
+  # The parametric under-exposure is the original x 2**(ev / 2.2) in display values: one gain
+  # per channel undoes it (> 45 dB). The camera one (sRGB toe, noise, JPEG) cannot be undone so.
+  builder, examples = built
+  camera = _camera_examples(builder)
+  for ident in ("coffee/ev-3.0", "chelsea/ev-2.0", "rocket/ev-3.0"):
+    gt = examples[ident]["ldr_gt"]
+    assert _best_gain_psnr(examples[ident]["ldr"], gt) > 45.0, ident
+    assert _best_gain_psnr(camera[ident]["ldr"], gt) < 36.0, ident
+
+
+def test_camera_corruption_is_a_function_of_the_example_id():
+  photo, _ = photos.load_photo("chelsea")
+  a, params = photos.camera_corrupt(photo, -2.0, "chelsea/ev-2.0")
+  b, _ = photos.camera_corrupt(photo, -2.0, "chelsea/ev-2.0")
+  c, _ = photos.camera_corrupt(photo, -2.0, "other")
+  np.testing.assert_array_equal(a, b)
+  assert not np.array_equal(a, c)
+  assert params["full_well"] > 0 and params["read_noise"] > 0

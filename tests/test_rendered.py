@@ -36,27 +36,6 @@ def test_radiance_codec_round_trip_error_is_below_half_a_code_step():
   assert rel.max() <= bound * 1.001 and rel.mean() < 0.6 * bound
 
 
-def test_area_resize_is_block_mean_or_exact_box_weights():
-  image = np.arange(16, dtype=np.float32).reshape(4, 4, 1)
-  np.testing.assert_array_equal(common.area_resize(image, 2, 2)[..., 0],
-                                [[2.5, 4.5], [10.5, 12.5]])
-  rng = np.random.default_rng(0)
-  image = rng.uniform(size=(30, 50, 3)).astype(np.float32)
-  out = common.area_resize(image, 8, 16)                 # non-integer factors 3.75, 3.125
-  assert out.shape == (8, 16, 3)
-  np.testing.assert_allclose(out.mean(axis=(0, 1)), image.mean(axis=(0, 1)), rtol=1e-5)
-  np.testing.assert_allclose(common.area_resize(np.ones((30, 50, 3), np.float32), 8, 16), 1.0,
-                             rtol=1e-6)
-  ramp = np.tile(np.arange(12, dtype=np.float32)[None, :, None], (6, 1, 1))
-  # Fractional weights agree with the block mean where both apply (12 -> 4 and 12 -> 5).
-  np.testing.assert_allclose(common.area_resize(ramp, 6, 4)[0, :, 0], [1, 4, 7, 10])
-  np.testing.assert_allclose(common.area_resize(ramp, 3, 5)[0, :, 0],
-                             [(0 + 1 + 0.4 * 2) / 2.4, (0.6 * 2 + 3 + 0.8 * 4) / 2.4,
-                              (0.2 * 4 + 5 + 6 + 0.2 * 7) / 2.4,
-                              (0.8 * 7 + 8 + 0.6 * 9) / 2.4, (0.4 * 9 + 10 + 11) / 2.4],
-                             rtol=1e-5)
-
-
 def test_no_config_has_a_test_scene_among_its_train_scenes():
   for cfg in rendered.Rendered.BUILDER_CONFIGS:
     train = set(rendered.scene_indices(cfg, "train"))

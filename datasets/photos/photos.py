@@ -4,7 +4,7 @@ A small real-photo evaluation set that needs no download and no manual_dir: the 
 photographs in the installed `skimage/data/` folder (`PHOTOS`), each centre-cropped to a multiple
 of 32 in each dimension and at most `MAX_SIDE` (512) per side (no resampling: the crop keeps the
 original pixels), then corrupted with each fixed exposure error of `EVS` by
-`drht_jax.hdr.corrupt_ldr(photo, ev, contrast=1.0)` (linearise with gamma 2.2, scale by 2**ev,
+`drht_jax.recipe.corrupt_ldr(photo, ev, contrast=1.0)` (linearise with gamma 2.2, scale by 2**ev,
 re-encode, quantise to 8 bits). The target (`ldr_gt`) is the cropped original. One `test`
 split of `len(PHOTOS) * len(EVS)` examples (15), ids `"<photo>/ev<+-x.x>"`, e.g.
 `"coffee/ev-3.0"`, in `datasets.common.ldr_features` schema (sizes differ between photos, so
@@ -14,6 +14,14 @@ same bytes.
 Conversions (counted in `builder.conversions["test"]`, like the manual_dir builders):
   - "centre-cropped to a multiple of 32 (at most 512)" when the photo's size changes.
     (All shipped photos are 8-bit RGB; other modes would be converted by `read_ldr` and counted.)
+
+`test_camera` split (1.1.0, issue 16): the same photos and EVs with camera-realistic errors
+that a histogram stretch cannot undo exactly (`camera_corrupt`): the photo is linearised with
+the sRGB curve, exposed by `2**ev`, given shot + read noise (`drht_jax.camera.sensor`; full well
+and read noise drawn per example from `camera.sample_camera` with the key
+`common.example_key(CAMERA_SEED, id)`), re-encoded with the sRGB curve, quantised to 8 bits
+and JPEG-compressed at quality `CAMERA_JPEG_QUALITY` (`camera.jpeg`); no white-balance error
+(the target is the original's colour). Same ids as `test`; a rebuild gives the same bytes.
 
 `write_corrupted(out_dir)` (or `python -m datasets.photos --output=DIR`) writes the same
 corrupted inputs and the originals as image files, for `eval.py --input=...` photo mode.
@@ -25,12 +33,14 @@ import logging
 import os
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import tensorflow_datasets as tfds
 
 from datasets import common
 from drht_jax import hdr
 from drht_jax import imageio_utils
+from drht_jax import recipe
 
 _LOG = logging.getLogger(__name__)
 
@@ -51,6 +61,9 @@ CONTRAST = 1.0
 MULTIPLE = 32
 MAX_SIDE = 512
 SPLIT = "test"
+CAMERA_SPLIT = "test_camera"
+CAMERA_SEED = 16            # part of test_camera's definition, do not change in 1.x
+CAMERA_JPEG_QUALITY = 90
 
 _HOMEPAGE = "https://scikit-image.org/docs/stable/api/skimage.data.html"
 
@@ -98,12 +111,31 @@ def load_photo(name: str):
 
 @jax.jit
 def _corrupt(ldr, ev):
-  return hdr.corrupt_ldr(ldr, ev, CONTRAST)
+  return recipe.corrupt_ldr(ldr, ev, CONTRAST)
 
 
 def corrupt(photo: np.ndarray, ev: float) -> np.ndarray:
   """`[H, W, 3]` uint8 photo -> the same photo with an exposure error of `ev` stops, uint8."""
   return common.to_uint8(_corrupt(np.asarray(photo, np.float32) / 255.0, np.float32(ev)))
+
+
+@jax.jit
+def _camera_corrupt(photo, ev, key):
+  from drht_jax import camera  # pylint: disable=import-outside-toplevel
+  k_params, k_noise = jax.random.split(key)
+  params = camera.sample_camera(k_params)
+  x = camera.srgb_decode(photo) * jnp.exp2(ev)
+  x = camera.sensor(k_noise, x, params["full_well"], params["read_noise"])
+  y = hdr.quantize_8bit(camera.srgb_encode(x))
+  return camera.jpeg(y, jnp.int32(CAMERA_JPEG_QUALITY)), params
+
+
+def camera_corrupt(photo: np.ndarray, ev: float, example: str):
+  """`[H, W, 3]` uint8 photo -> (the photo re-shot `ev` stops off by a camera, uint8; the
+  drawn `full_well` and `read_noise`). See the module docstring (`test_camera`)."""
+  out, params = _camera_corrupt(np.asarray(photo, np.float32) / 255.0, np.float32(ev),
+                                common.example_key(CAMERA_SEED, example))
+  return common.to_uint8(out), {k: float(params[k]) for k in ("full_well", "read_noise")}
 
 
 def example_id(name: str, ev: float) -> str:
@@ -124,8 +156,10 @@ def make_example(photo: np.ndarray, name: str, ev: float) -> dict:
 class Photos(tfds.core.GeneratorBasedBuilder):
   """scikit-image's colour photographs with fixed exposure errors (EV -3, -2, +1.5)."""
 
-  VERSION = tfds.core.Version("1.0.0")
-  RELEASE_NOTES = {"1.0.0": "First release: 5 photos x EV {-3, -2, +1.5}, contrast 1."}
+  VERSION = tfds.core.Version("1.1.0")
+  RELEASE_NOTES = {"1.0.0": "First release: 5 photos x EV {-3, -2, +1.5}, contrast 1.",
+                   "1.1.0": "Adds test_camera: the same errors as a camera makes them (sRGB, "
+                            "shot + read noise, JPEG q90); test unchanged."}
 
   def __init__(self, *, file_format="array_record", **kwargs):
     """As `GeneratorBasedBuilder`, but writes `array_record` by default (read with
@@ -139,14 +173,16 @@ class Photos(tfds.core.GeneratorBasedBuilder):
         description=("The colour photographs shipped with scikit-image (" +
                      ", ".join(PHOTOS) + "), centre-cropped to multiples of 32 (at most "
                      f"{MAX_SIDE}), each with fixed exposure errors EV {list(EVS)} (contrast "
-                     "1.0, drht_jax.hdr.corrupt_ldr); the original photo is the target."),
+                     "1.0, drht_jax.recipe.corrupt_ldr) and, in test_camera, as a camera makes them; "
+                     "the original photo is the target."),
         features=common.ldr_features(),
         homepage=_HOMEPAGE,
     )
 
   def _split_generators(self, dl_manager):
     del dl_manager  # nothing to download: the files are in the installed package
-    return {SPLIT: self._generate_examples(SPLIT)}
+    return {SPLIT: self._generate_examples(SPLIT),
+            CAMERA_SPLIT: self._generate_examples(CAMERA_SPLIT)}
 
   def _generate_examples(self, split):
     conversions = self.conversions.setdefault(split, collections.Counter())
@@ -155,6 +191,8 @@ class Photos(tfds.core.GeneratorBasedBuilder):
       conversions.update(notes)
       for ev in EVS:
         example = make_example(photo, name, ev)
+        if split == CAMERA_SPLIT:
+          example["ldr"], _ = camera_corrupt(photo, ev, example["id"])
         yield example["id"], example
     _LOG.warning("photos/%s: %d examples%s", split, len(PHOTOS) * len(EVS),
                  "".join(f"; {n}x {c}" for c, n in sorted(conversions.items())))
