@@ -197,6 +197,10 @@ def _atomic_write(path: str, write_fn) -> None:
   os.close(fd)
   try:
     write_fn(tmp)
+    # mkstemp makes the file owner-only (0600); a written image gets the mode any new file gets.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
     os.replace(tmp, path)
   except BaseException:
     if os.path.exists(tmp):

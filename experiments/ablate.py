@@ -60,6 +60,15 @@ ROWS = (
          "--config.stages.joint.supervision.decay=1.0",
          "--config.optimizer.learning_rate=1e-4", "--config.optimizer.phase2_start=1.0",
          "--config.init_from_groups=('f1','f2')"], after="recipe"),
+    # The paper's central claim (issue 17): is the HDR round trip what helps? Same data and
+    # budget, all of it on the joint loss (no f1 to pre-train), eps 0 (no HDR term).
+    Row("single", "one encoder-decoder of DRHT's parameter count, LDR straight to the target "
+        "(`model.arch=single`: no HDR, no f1 loss)",
+        ["--config.model.arch=single", "--config.stage_order=('joint',)",
+         "--config.stages.joint.fraction=1.0", "--config.stages.joint.eps=0.0"]),
+    Row("f2only", "f2 alone on the log of the linearised input (`model.arch=f2_only`: no f1)",
+        ["--config.model.arch=f2_only", "--config.stage_order=('joint',)",
+         "--config.stages.joint.fraction=1.0", "--config.stages.joint.eps=0.0"]),
 )
 
 PRESETS = {

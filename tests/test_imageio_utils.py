@@ -412,3 +412,13 @@ def test_multi_view_rgb_exr_reads_the_default_view(tmp_path):
   path = tmp_path / "stereo_rgb.exr"
   _write_exr_channels(path, channels, multiView=["left", "right"])
   np.testing.assert_array_equal(iu.read_hdr(path), left)
+
+
+def test_written_images_get_the_umask_mode_not_owner_only(tmp_path):
+  old = os.umask(0o022)
+  try:
+    path = str(tmp_path / "out.png")
+    iu.write_ldr(path, np.zeros((4, 4, 3), np.uint8))
+  finally:
+    os.umask(old)
+  assert os.stat(path).st_mode & 0o777 == 0o644
