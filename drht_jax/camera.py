@@ -94,19 +94,8 @@ def _default_curves():
   return srgb_decode(np.linspace(0.0, 1.0, 256, dtype=np.float32))[None, :, None].repeat(3, -1)
 
 
-def srgb_encode(x):
-  """IEC 61966-2-1 sRGB transfer curve: linear [0, 1] -> encoded [0, 1]."""
-  x = jnp.clip(x, 0.0, 1.0)
-  return jnp.where(x <= 0.0031308, 12.92 * x,
-                   1.055 * jnp.power(jnp.maximum(x, 0.0031308), 1.0 / 2.4) - 0.055)
-
-
-def srgb_decode(y):
-  """Inverse of `srgb_encode` (NumPy or JAX arrays): encoded [0, 1] -> linear [0, 1]."""
-  xp = np if isinstance(y, np.ndarray) else jnp
-  y = xp.clip(y, 0.0, 1.0)
-  return xp.where(y <= 0.04045, y / 12.92,
-                  xp.power((xp.maximum(y, 0.04045) + 0.055) / 1.055, 2.4)).astype(y.dtype)
+srgb_encode = hdr.srgb_encode   # the sRGB curve pair lives in hdr.py; re-exported here
+srgb_decode = hdr.srgb_decode
 
 
 # NumPy, not a device array: importing this module starts no JAX backend (loader workers).

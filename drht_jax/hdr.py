@@ -11,6 +11,7 @@ only implementation of it: the loader runs it on the device, the builders on the
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 # Paper Sec. 3.4: alpha, gamma of Eq. 2 and delta of Eq. 3.
 ALPHA = 0.03
@@ -85,6 +86,25 @@ def display_encode(linear, gamma=DISPLAY_GAMMA):
 def display_decode(encoded, gamma=DISPLAY_GAMMA):
   """Display values in [0, 1] -> linear `x ** 2.2` (inverse of `display_encode`)."""
   return jnp.power(jnp.clip(encoded, 0.0, 1.0), gamma)
+
+
+def srgb_encode(linear):
+  """IEC 61966-2-1 sRGB transfer curve: linear [0, 1] (clipped) -> encoded [0, 1]. NumPy in,
+  NumPy out (in its dtype); anything else through jax.numpy."""
+  xp = np if isinstance(linear, (np.ndarray, np.generic)) else jnp
+  x = xp.clip(linear, 0.0, 1.0)
+  out = xp.where(x <= 0.0031308, 12.92 * x,
+                 1.055 * xp.power(xp.maximum(x, 0.0031308), 1.0 / 2.4) - 0.055)
+  return out.astype(x.dtype) if xp is np else out
+
+
+def srgb_decode(encoded):
+  """Inverse of `srgb_encode`: encoded [0, 1] (clipped) -> linear [0, 1]; NumPy in, NumPy out."""
+  xp = np if isinstance(encoded, (np.ndarray, np.generic)) else jnp
+  y = xp.clip(encoded, 0.0, 1.0)
+  out = xp.where(y <= 0.04045, y / 12.92,
+                 xp.power((xp.maximum(y, 0.04045) + 0.055) / 1.055, 2.4))
+  return out.astype(y.dtype) if xp is np else out
 
 
 # --- Camera response curves (Eq. 1's f_CRF). Each maps exposure-scaled radiance, clipped to

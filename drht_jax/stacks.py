@@ -44,6 +44,8 @@ from scipy import ndimage
 from scipy import sparse
 from scipy.sparse import linalg as sparse_linalg
 
+from drht_jax import hdr
+
 # 8-bit levels a pixel must lie in, in both frames of a pair, to count in a ratio estimate.
 LOW, HIGH = 10, 235
 # Levels at or beyond these are treated as clipped by the merge (weight 0).
@@ -136,8 +138,7 @@ def srgb_response() -> np.ndarray:
   level 0.5's value (a finite floor instead of -inf). The starting curve of
   `estimate_exposures`."""
   v = np.maximum(np.arange(256, dtype=np.float64), 0.5) / 255.0
-  linear = np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)
-  g = np.log2(linear) - np.log2(((128 / 255.0 + 0.055) / 1.055) ** 2.4)
+  g = np.log2(hdr.srgb_decode(v)) - np.log2(hdr.srgb_decode(np.float64(128 / 255.0)))
   return np.repeat(g[:, None], 3, axis=1)
 
 
@@ -494,10 +495,7 @@ def load_stack(folder, multiple: int = 1, max_side: Optional[int] = None) -> Sta
 
 # --- Synthetic stacks with a known truth (tests, demos).
 
-def srgb_encode(linear) -> np.ndarray:
-  """Linear `[..., 3]` -> sRGB display values in [0, 1] (IEC 61966-2-1), clipped."""
-  x = np.clip(linear, 0.0, 1.0)
-  return np.where(x <= 0.0031308, 12.92 * x, 1.055 * x ** (1 / 2.4) - 0.055)
+srgb_encode = hdr.srgb_encode  # NumPy in, NumPy out (hdr.py)
 
 
 def synthetic_stack(radiance, log2_exposures, seed: int = 0, curve=srgb_encode,

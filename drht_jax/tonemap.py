@@ -41,11 +41,7 @@ def _check(radiance, name):
   return jnp.maximum(radiance, 0.0)
 
 
-def srgb_encode(linear):
-  """Linear `[...]` -> sRGB display values in [0, 1] (IEC 61966-2-1), clipped first."""
-  x = jnp.clip(linear, 0.0, 1.0)
-  return jnp.where(x <= 0.0031308, 12.92 * x,
-                   1.055 * jnp.power(jnp.maximum(x, 0.0031308), 1 / 2.4) - 0.055)
+srgb_encode = hdr.srgb_encode  # IEC 61966-2-1, clipped first (hdr.py)
 
 
 def auto_exposure(radiance, key=KEY):
