@@ -41,6 +41,9 @@ flags.DEFINE_enum("mode", None, ["guided", "full"], "Photo mode: guided = the ne
                   "whole photo through the nets (default when --tile is given).")
 flags.DEFINE_integer("working_size", 256, "Photo mode, guided: long side of the working "
                      "resolution in pixels (--working-size works too).")
+flags.DEFINE_enum("corruption", None, ["parametric", "camera"], "Scene data sets (rendered): "
+                  "the test inputs' corruption (default: the training config's "
+                  "data.corruption); the report folder gets the name as a suffix.")
 flags.mark_flag_as_required("workdir")
 
 
@@ -64,7 +67,8 @@ def main(argv):
   evaluate.evaluate_dataset(f.workdir, dataset=f.dataset, split=f.split,
                             baselines=f.baselines, step=f.step, max_images=f.max_images,
                             grid_rows=f.grid_rows, batch_size=f.batch_size,
-                            data_dir=f.data_dir, manual_dir=f.manual_dir)
+                            data_dir=f.data_dir, manual_dir=f.manual_dir,
+                            corruption=f.corruption)
   return 0
 
 

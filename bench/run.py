@@ -40,7 +40,7 @@ Rows:
 
 GFLOP/call: XLA's cost analysis of the plain formulation when the backend gives one (CPU);
 otherwise (CUDA gives none for these steps) the analytic count of the convolutions
-(`models.forward_flops` / `models.train_flops`, within 2% of XLA's CPU count, tested), and
+(bench/flops.py `forward_flops` / `train_flops`, within 2% of XLA's CPU count, tested), and
 the setting says `analytic FLOPs`.
 
 The last stdout line is one JSON object of headline figures (keys listed in bench/README.md).
@@ -74,6 +74,7 @@ import jaxlib  # pylint: disable=g-import-not-at-top,wrong-import-position
 import ml_collections  # pylint: disable=g-import-not-at-top,wrong-import-position
 import numpy as np  # pylint: disable=g-import-not-at-top,wrong-import-position
 
+from bench import flops  # pylint: disable=g-import-not-at-top,wrong-import-position
 from configs import default  # pylint: disable=g-import-not-at-top,wrong-import-position
 from drht_jax import allocator  # pylint: disable=g-import-not-at-top,wrong-import-position
 from drht_jax import inference  # pylint: disable=g-import-not-at-top,wrong-import-position
@@ -216,9 +217,9 @@ def executable_gib(compiled):
 def model_gflop(lowered, analytic_flops):
   """(GFLOP, source): XLA's cost analysis of `lowered` when it gives one, else the analytic
   count of the convolutions (CUDA's cost analysis of these steps comes back empty)."""
-  flops = cost_flops(lowered)
-  if np.isfinite(flops) and flops > 0:
-    return flops / 1e9, "xla"
+  xla_flops = cost_flops(lowered)
+  if np.isfinite(xla_flops) and xla_flops > 0:
+    return xla_flops / 1e9, "xla"
   return analytic_flops / 1e9, "analytic"
 
 
@@ -393,7 +394,7 @@ def train_row(table: Table, settings, cache: Models, config, label: str):
       reference_model(config.model, train_lib.AXIS), tx, plan[0])
   gflop, source = model_gflop(
       reference_step.lower(state, batches[0]),
-      models.train_flops(config.model, image_size, batch_size, stage_name))
+      flops.train_flops(config.model, image_size, batch_size, stage_name))
   holder = {"state": state, "i": 0}
 
   def run_step():
@@ -445,7 +446,7 @@ def infer_row(table: Table, settings, cache: Models, config, batch: int, reps: i
   reference = reference_model(config.model)
   gflop, source = model_gflop(
       jax.jit(lambda v, ldr: reference.apply(v, ldr, train=False)).lower(variables, x),
-      models.forward_flops(config.model, (height, width), batch))
+      flops.forward_flops(config.model, (height, width), batch))
   seconds, times = timed(lambda: jax.block_until_ready(compiled(variables, x)), reps)
   gib = executable_gib(compiled)
   _, pct = table.add("infer apply", label + _source_note(source), seconds * 1e3 / batch,

@@ -10,8 +10,6 @@ with its own loss, trainable groups and hierarchical schedule, and a fresh optim
 import ml_collections
 from ml_collections.config_dict import placeholder
 
-from drht_jax import models
-
 
 # eps of Eq. 4 (the paper gives no value). Eq. 2 compares S = alpha * Y**gamma with alpha = 0.03,
 # so its squared error is alpha**2 ~ 1e-3 times that of the unscaled Y**gamma: after `hdr`
@@ -50,6 +48,41 @@ def stage(loss, fraction=1.0, eps=EPS, supervision=None, ssim_weight=0.0):
       supervision=supervision if supervision is not None else all_at_once()))
 
 
+def model_config():
+  """Model knobs (drht_jax/models.py, `models.create_model`), embedded as `config.model`; its
+  module docstring describes `upsample`, `padding` and `arch`. Tests build nets from this."""
+  return ml_collections.ConfigDict(dict(
+      variant="paper",      # 'paper' | 'released' (layout of f2; f1 always follows the paper)
+      width=1.0,            # multiplier on models.WIDTHS; tests and the demo use small values
+      fusion="add_mul",     # skip fusion: 'add_mul' (released: d + e + d*e) | 'concat' (+1x1 conv)
+      deconv="subpixel",    # 'subpixel' | 'transpose': same function and parameters, see Deconv
+      # decoder upsampling: 'deconv' (the paper's transposed conv, implemented as `deconv`)
+      # | 'resize_conv' (2x resize by `resize_method`, 'nearest' | 'bilinear', then a conv of
+      # the same shapes: no checkerboard on flat regions, see models' docstring). Runs
+      # saved before this knob existed read as 'deconv'.
+      upsample="deconv",
+      resize_method="nearest",
+      # 'zeros' (the paper's SAME zero padding) | 'edge' (border pixels repeated) for every
+      # conv except a 'deconv': with 'resize_conv', a constant input then comes out constant
+      # up to the image border too, instead of a zero-padding edge seeping ~100 px inward.
+      padding="zeros",
+      arch="drht",          # 'drht' | 'single' | 'f2_only' (ablation, models' docstring)
+      # compute dtype: 'float32' | 'bfloat16' (mixed precision: convolutions and activations
+      # in bfloat16; parameters, optimizer state, BatchNorm statistics (flax reduces in
+      # float32), the nets' outputs and the losses in float32; no loss scaling: bfloat16 has
+      # float32's exponent range. tests/test_mixed_precision.py: a tiny bf16 run's loss stays
+      # within 2.4% of float32's. For GPUs; XLA:CPU runs bfloat16 convolutions slower)
+      dtype="float32",
+      conv_grads="xla",     # conv gradients: 'xla' | 'im2col' (conv.py; faster at full size on CPU)
+      # Not in the paper: the bottleneck's spatial mean, through a 1x1 conv + ELU, added back
+      # at every bottleneck position. Gives each output pixel the whole image's statistics
+      # (the ground truth's tone curve depends on them: Reinhard's log-average and
+      # percentiles) at any image size; without it the deepest level sees the whole image
+      # only at the training size (2x4 at 64x128, 8x16 at 256x512). docs/ablations.md.
+      global_context=False,
+  ))
+
+
 def get_config():
   config = ml_collections.ConfigDict()
   config.seed = 0
@@ -67,11 +100,15 @@ def get_config():
   # A missing init_from checkpoint is found before anything slow (drht_jax/preflight.py):
   # "error" stops in one line naming the command that makes it; "pretrain" (configs/joint.py)
   # pre-trains f1 in this run instead: an `hdr` stage of `pretrain_fraction` of total_steps
-  # goes first, the config's stages share the rest. The run writes what it did in
-  # `init_from_status` (config.json): "checkpoint DIR step N" or "pretrain: <why>".
+  # goes first, the config's stages share the rest. The run writes what it decided in
+  # <workdir>/run.json (`init_from`: "checkpoint DIR step N" or "pretrain: <why>", and the
+  # stage plan); config.json stays the config as given. A resumed run keeps that decision.
   config.init_from_missing = "error"
   config.pretrain_fraction = 0.3
-  config.init_from_status = ""      # set by the run, not by you
+  # The stage that "pretrain" puts first (train_lib.plan_stages); its fraction follows
+  # pretrain_fraction.
+  config.pretrain_stage = stage("hdr", fraction=config.get_ref("pretrain_fraction"),
+                                supervision=all_at_once(("f1",)))
   # Bit-reproducible GPU runs: train.py puts XLA's deterministic flags in XLA_FLAGS before JAX
   # starts (--xla_gpu_deterministic_ops=true --xla_gpu_autotune_level=0: deterministic
   # reductions, scatters, GEMMs and convolutions, no timing-based kernel choice). Off by
@@ -113,7 +150,7 @@ def get_config():
       # exposure, contrast and camera curve, Eq. 1, the recipe the release was trained with).
       corruption="camera",
   ))
-  config.model = models.default_model_config()
+  config.model = model_config()
   # Full-size nets on a CPU: convolution gradients by conv.py's im2col path (XLA:CPU's own
   # weight gradients of the large-image layers run at 7-13 GFLOP/s; conv.py has the numbers).
   config.model.conv_grads = "im2col"

@@ -5,7 +5,7 @@ f1 initialised from the `hdr` run.
 With a finished `python train.py --config=hdr` (runs/hdr), f1 starts from its checkpoint.
 Without one, this run pre-trains f1 itself first (`init_from_missing = "pretrain"`): an `hdr`
 stage of `pretrain_fraction` (30%) of the steps, then `joint` for the rest; the first printed
-line says so and config.json records it (`init_from_status`).
+line says so and <workdir>/run.json records it (`init_from`, with the stage plan).
 `--config.init_from_missing=error` stops instead, in one line, naming the command to run.
 """
 

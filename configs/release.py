@@ -17,25 +17,41 @@ configs (docs/ablations.md measures each):
 import ml_collections
 
 from configs import default
-from configs import demo
 
 SSIM_WEIGHT = 0.05  # ~3x the MSE term's gradient on a typical output (measured, see ablations)
 
 
 def get_config(stage="joint"):
-  config = demo.get_config()
+  config = default.get_config()
   config.data.dataset = "rendered/full"
   # The released model (pretrained/) was trained on the parametric corruption; pinned so that
   # this config still describes it (the default is now the camera simulation).
   config.data.corruption = "parametric"
   config.total_steps = 10_000
+  config.batch_size = 8
   config.checkpoint_every = 500
   config.log_every = 100
   config.image_every = 2_500
   config.eval_every = 2_500
   config.num_eval_images = 16
+  # The demo's recipe (configs/demo.py has the reasons): quarter width, XLA's gradients, lr
+  # 1e-3, `hdr` then `joint` with f2's coarse-to-fine schedule in the first quarter of `joint`.
+  config.model.width = 0.25
+  config.model.conv_grads = "xla"
   config.model.global_context = True
-  config.stages.joint.ssim_weight = SSIM_WEIGHT
+  config.optimizer.learning_rate = 1e-3
+  config.optimizer.phase2_learning_rate = 1e-4
+  config.optimizer.phase2_start = 0.8
+  config.stage_order = ("hdr", "joint")
+  joint = default.stage("joint", fraction=0.6, ssim_weight=SSIM_WEIGHT,
+                        supervision=default.hierarchical_supervision())
+  joint.supervision.f1_lr_factor = 0.1
+  joint.supervision.decoder_starts = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25)
+  joint.supervision.decay = 0.8
+  config.stages = ml_collections.ConfigDict({
+      "hdr": default.stage("hdr", fraction=0.4, supervision=default.all_at_once(("f1",))),
+      "joint": joint,
+  })
   if stage == "joint":
     return config
   if stage != "finetune":

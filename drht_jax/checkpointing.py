@@ -2,6 +2,8 @@
 
 `state` holds the unreplicated training state (step, rng, params, batch_stats, opt_state) as a
 PyTree; `data` holds the Grain iterator state as JSON, so a resumed run reads the same batches.
+Beside them: `config.json` (the config as given) and `run.json` (what the run decided);
+`read_workdir` reads both, old workdirs migrated (`migrate`).
 Saves are synchronous and atomic (Orbax writes to a temporary folder and renames it when
 complete): a run killed during a save leaves the previous checkpoint as the latest.
 """
@@ -9,7 +11,8 @@ complete): a run killed during a save leaves the previous checkpoint as the late
 import json
 import logging
 import os
-from typing import Optional
+import re
+from typing import Optional, Tuple
 
 import jax
 import ml_collections
@@ -18,6 +21,7 @@ import orbax.checkpoint as ocp
 from drht_jax import models
 
 CONFIG_FILE = "config.json"
+RUN_FILE = "run.json"
 
 
 def checkpoint_dir(workdir: str) -> str:
@@ -82,20 +86,87 @@ def restore_raw_state(workdir: str, step: Optional[int] = None):
   return restored["state"], step
 
 
-def write_config(workdir: str, config: ml_collections.ConfigDict):
-  os.makedirs(workdir, exist_ok=True)
-  path = os.path.join(workdir, CONFIG_FILE)
+def _write_atomic(path: str, text: str):
   with open(path + ".tmp", "w") as f:
-    f.write(config.to_json_best_effort(indent=2, sort_keys=True))
+    f.write(text)
   os.replace(path + ".tmp", path)
 
 
-def read_config(workdir: str) -> ml_collections.ConfigDict:
+def write_config(workdir: str, config: ml_collections.ConfigDict):
+  """`workdir/config.json`: the config as the user gave it (never rewritten by the run)."""
+  os.makedirs(workdir, exist_ok=True)
+  _write_atomic(os.path.join(workdir, CONFIG_FILE),
+                config.to_json_best_effort(indent=2, sort_keys=True))
+
+
+def write_run(workdir: str, run: dict):
+  """`workdir/run.json`: what the run decided (preflight.resolve: `init_from`) and the stage
+  plan it runs (`stages`: name, start, steps, loss)."""
+  os.makedirs(workdir, exist_ok=True)
+  _write_atomic(os.path.join(workdir, RUN_FILE), json.dumps(run, indent=2, sort_keys=True))
+
+
+_OLD_PRETRAIN_REASON = re.compile(
+    r"^(.*?)(?:/checkpoints has no checkpoint| has no checkpoints) \(init_from\)$")
+
+
+def migrate(recorded: dict, run: Optional[dict]) -> Tuple[dict, dict]:
+  """(config.json, run.json or None) as any version wrote them -> (config dict, run dict) as
+  written today. The one place old workdirs are read.
+
+  Before run.json, a run wrote its decision into its config: `init_from_status` ("checkpoint
+  DIR step N" or "pretrain: <why>"), and a run that pre-trained f1 itself had its stages
+  rewritten (stage `hdr` first with `pretrain_fraction`, the others' fractions times
+  1 - pretrain_fraction, `init_from` cleared). That becomes run.json's `init_from`, and the
+  config the user gave back (`init_from` from the recorded reason)."""
+  config = json.loads(json.dumps(recorded))  # a deep copy
+  status = config.pop("init_from_status", None)
+  if run is not None:
+    return config, dict(run)
+  status = str(status or "")
+  order = list(config.get("stage_order", ()))
+  stages = config.get("stages", {})
+  if status.startswith("pretrain") and order[:1] == ["hdr"] and "hdr" in stages:
+    fraction = float(config["pretrain_fraction"])
+    del stages["hdr"]
+    config["stage_order"] = order[1:]
+    for name in order[1:]:
+      stages[name]["fraction"] = round(stages[name]["fraction"] / (1.0 - fraction), 12)
+    match = _OLD_PRETRAIN_REASON.match(status.split(": ", 1)[-1])
+    if match and not config.get("init_from"):
+      config["init_from"] = match.group(1)
+  return config, {"init_from": status}
+
+
+def read_workdir(workdir: str) -> Tuple[ml_collections.ConfigDict, Optional[dict]]:
+  """-> (config, run) of a workdir, old ones migrated (`migrate`); run is None when the
+  workdir has neither run.json nor a recorded decision in config.json."""
   path = os.path.join(workdir, CONFIG_FILE)
+  run_path = os.path.join(workdir, RUN_FILE)
   if not os.path.exists(path):
     raise FileNotFoundError(f"{path}: not found; is {workdir} a training workdir?")
   with open(path) as f:
-    return ml_collections.ConfigDict(json.load(f))
+    recorded = json.load(f)
+  run = None
+  if os.path.exists(run_path):
+    with open(run_path) as f:
+      run = json.load(f)
+  recorded_nothing = run is None and "init_from_status" not in recorded
+  config, run = migrate(recorded, run)
+  return ml_collections.ConfigDict(config), None if recorded_nothing else run
+
+
+def read_config(workdir: str) -> ml_collections.ConfigDict:
+  """The config `workdir`'s run was given (old workdirs migrated: `migrate`)."""
+  return read_workdir(workdir)[0]
+
+
+def read_run(workdir: str) -> Optional[dict]:
+  """What `workdir`'s run decided (run.json; old workdirs: from config.json), None if
+  nothing was recorded."""
+  if not os.path.exists(os.path.join(workdir, CONFIG_FILE)):
+    return None
+  return read_workdir(workdir)[1]
 
 
 def restore_for_inference(workdir: str, step: Optional[int] = None):

@@ -30,6 +30,7 @@ import tqdm
 
 from drht_jax import baselines as baselines_lib
 from drht_jax import checkpointing, hdr, imageio_utils, inference, input_pipeline, metrics
+from drht_jax import learned_baselines
 
 DRHT = "drht"
 F1_REINHARD = "f1_reinhard"
@@ -43,6 +44,7 @@ LABELS = {
     "wvm": "WVM [8]",
     "l0_enhance": "L0 smoothing + detail [46]",
     F1_REINHARD: "f1 + Reinhard TMO (HDRCNN-style [6])",
+    "zero_dce": "Zero-DCE (learned, neuro-low-light 0.1.0 weights)",
     DRHT: "DRHT (ours)",
 }
 # The registry's names (metrics.REGISTRY): psnr, ssim, fsim, fsim_luminance, block_excess,
@@ -77,8 +79,9 @@ CONVENTIONS = (
 
 
 def parse_baselines(spec: str) -> List[str]:
-  """'all' | 'none' | 'a,b,...' -> names (BASELINES keys and 'f1_reinhard'), table order."""
-  available = list(baselines_lib.BASELINES) + [F1_REINHARD]
+  """'all' | 'none' | 'a,b,...' -> names (BASELINES keys, 'f1_reinhard' and the learned
+  methods of `learned_baselines.LEARNED`), table order."""
+  available = list(baselines_lib.BASELINES) + [F1_REINHARD] + list(learned_baselines.LEARNED)
   spec = (spec or "none").strip()
   if spec == "all":
     return available
@@ -134,12 +137,15 @@ def evaluate_dataset(workdir: str, dataset: Optional[str] = None, split: Optiona
                      max_images: Optional[int] = None, grid_rows: int = 4,
                      batch_size: int = 4, data_dir: Optional[str] = None,
                      perceptual: Optional[bool] = None, out=sys.stdout,
-                     manual_dir: Optional[str] = None) -> dict:
+                     manual_dir: Optional[str] = None,
+                     corruption: Optional[str] = None) -> dict:
   """Evaluates DRHT and the baselines on one split and writes the report (module docstring).
 
   `dataset`/`split` default to the checkpoint config's `data.dataset` / `data.eval_split`.
   `perceptual`: None = cvvdp if installed. `manual_dir`: where a manual_dir data set reads its
-  files if it is not built yet. Data with a middle-frame reference (`exposure_stacks`) also
+  files if it is not built yet. `corruption`: the test inputs' corruption for scene data sets
+  (None: the training config's `data.corruption`; given, the report folder is
+  `<dataset>-<split>-<corruption>`). Data with a middle-frame reference (`exposure_stacks`) also
   get the real-exposure protocol (`exposure_protocol`). Returns the metrics.json dict.
   """
   config, model, variables, step = checkpointing.restore_for_inference(workdir, step)
@@ -152,6 +158,8 @@ def evaluate_dataset(workdir: str, dataset: Optional[str] = None, split: Optiona
       data_config.data_dir = data_dir
     if manual_dir:
       data_config.manual_dir = manual_dir
+    if corruption:
+      data_config.corruption = corruption
   split = split or data_config.get("eval_split", "test")
   methods = parse_baselines(baselines) + [DRHT]
   use_perceptual = metrics.perceptual_available() if perceptual is None else perceptual
@@ -177,6 +185,10 @@ def evaluate_dataset(workdir: str, dataset: Optional[str] = None, split: Optiona
           seconds[name] += time.perf_counter() - start
         elif name == F1_REINHARD:
           outputs[name] = np.asarray(hdr.ground_truth_ldr(radiance[k]))
+        elif name in learned_baselines.LEARNED:
+          start = time.perf_counter()
+          outputs[name] = learned_baselines.LEARNED[name](example["ldr"])
+          seconds[name] += time.perf_counter() - start
       ref = example["ldr_gt"]
       with_hdr = has_hdr(example)
       n_hdr += with_hdr
@@ -210,7 +222,8 @@ def evaluate_dataset(workdir: str, dataset: Optional[str] = None, split: Optiona
                        seconds, use_perceptual, workdir)
   if protocol_rows:
     summary["exposure_protocol"] = exposure_protocol(protocol_rows, methods)
-  folder = report_dir(workdir, data_config.dataset, split)
+  folder = report_dir(workdir, data_config.dataset,
+                      f"{split}-{corruption}" if corruption else split)
   os.makedirs(folder, exist_ok=True)
   _write_json(os.path.join(folder, "metrics.json"), summary)
   _write_csv(os.path.join(folder, "per_image.csv"), rows)
@@ -218,9 +231,10 @@ def evaluate_dataset(workdir: str, dataset: Optional[str] = None, split: Optiona
   from drht_jax import visualize  # pylint: disable=g-import-not-at-top
   visualize.save_grid(os.path.join(folder, "grid.png"),
                       [np.stack(grid[c]) for c in columns])
-  table = render_report(summary, columns=[c for c in columns if c != "ldr_gt"])
+  scored = [c for c in columns if c in summary["methods"]]  # "input" only when a method
+  table = render_report(summary, columns=scored)
   if protocol_rows:
-    table += render_protocol(summary["exposure_protocol"], [c for c in columns if c != "ldr_gt"])
+    table += render_protocol(summary["exposure_protocol"], scored)
   with open(os.path.join(folder, "report.md"), "w") as f:
     f.write(table)
   print(table, file=out)

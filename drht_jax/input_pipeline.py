@@ -48,6 +48,7 @@ from typing import Iterator, Optional
 import grain.python as grain
 import jax
 import jax.numpy as jnp
+import ml_collections
 import numpy as np
 import tensorflow_datasets as tfds
 
@@ -400,7 +401,7 @@ class DeviceBatches:
 
   def __init__(self, *, placement, source, raw, sampler, per_process, local_devices,
                process_index, examples_fn, seed, worker_count=0,
-               worker_buffer_size=2, description=""):
+               worker_buffer_size=2, description="", stream=0):
     self.placement = placement
     self.description = description
     self._devices = local_devices
@@ -427,8 +428,8 @@ class DeviceBatches:
       self._shared = lambda x: jax.device_put(np.asarray(x))
       self._positions = jax.device_put(positions)
     self._fn = examples_fn(self._multi)
-    self._base_key = self._shared(recipe.data_key(seed))
-    self._frozen_key = self._shared(recipe.data_key(seed + 1))
+    self._base_key = self._shared(recipe.data_key(seed, stream))
+    self._frozen_key = self._shared(recipe.data_key(seed + 1, stream))
     if placement == "device":
       records = [raw(source[i]) for i in range(len(source))]
       stacked = {k: np.stack([r[k] for r in records]) for k in records[0]}
@@ -516,22 +517,10 @@ def sampler_shard(sampler: grain.IndexSampler, epoch: int = 0) -> np.ndarray:
                      for k in range(count)], np.int32)
 
 
-def create_train_iterator(config, process_index: Optional[int] = None,
-                          process_count: Optional[int] = None,
-                          local_devices: Optional[int] = None) -> DeviceBatches:
-  """Endless iterator of training batches for this process (`DeviceBatches`).
-
-  Reads `config.data` (dataset, train_split, data_dir, manual_dir, num_workers, flip,
-  crop_scale, whole_scene_prob, fresh_corruptions, max_train_records, placement,
-  device_budget_gib, corruption), `config.seed`, `config.batch_size` (global) and
-  `config.image_size` (H, W). Order, crops, flips and corruptions are functions of the seed
-  only; each process reads its own shard (`make_sampler`).
-  """
-  process_index = jax.process_index() if process_index is None else process_index
-  process_count = jax.process_count() if process_count is None else process_count
-  local_devices = jax.local_device_count() if local_devices is None else local_devices
-  per_process, _ = split_batch(config.batch_size, process_count, local_devices)
-  data = config.data
+def _source_batches(config, data, per_process: int, process_index: int, process_count: int,
+                    local_devices: int, stream: int = 0) -> DeviceBatches:
+  """`DeviceBatches` of `per_process` examples a batch from one source `data` (a `config.data`
+  or one of its `mixture` entries); `stream` > 0 keys a mixture's further source apart."""
   size = tuple(int(v) for v in config.image_size)
   builder = prepare(data.dataset, data.get("data_dir"), data.get("manual_dir"))
   source = _source(builder, data.dataset, data.train_split)
@@ -556,7 +545,7 @@ def create_train_iterator(config, process_index: Optional[int] = None,
   raw = RawRecord(pad_hw, with_hdr=kind == "example" and "hdr" in first, origin=origin,
                   rebuild=prepare_command(data.dataset))
   fresh = bool(data.get("fresh_corruptions", True))
-  fn = functools.partial(compiled_examples, kind, size, bool(data.flip),
+  fn = functools.partial(compiled_examples, kind, size, bool(data.get("flip", True)),
                          tuple(float(v) for v in data.get("crop_scale", (0.25, 1.0))),
                          float(data.get("whole_scene_prob", 0.25)), corruption, fresh)
   description = (f"data: {data.dataset}:{data.train_split}, {len(source)} records "
@@ -564,11 +553,105 @@ def create_train_iterator(config, process_index: Optional[int] = None,
                  f"recipe on the device, corruption {corruption if kind == 'scene' else 'stored'}")
   return DeviceBatches(
       placement=placement, source=source, raw=raw,
-      sampler=make_sampler(len(source), config.seed, process_index, process_count),
+      sampler=make_sampler(len(source), config.seed + stream, process_index, process_count),
       per_process=per_process, local_devices=local_devices, process_index=process_index,
       examples_fn=fn, seed=int(config.seed),
-      worker_count=data.num_workers, worker_buffer_size=data.get("worker_buffer_size", 2),
-      description=description)
+      worker_count=data.get("num_workers", 0),
+      worker_buffer_size=data.get("worker_buffer_size", 2),
+      description=description, stream=stream)
+
+
+MIXTURE_FIELDS = ("dataset", "train_split", "share", "data_dir", "manual_dir", "placement",
+                  "device_budget_gib", "flip", "max_train_records")
+
+
+def mixture_counts(data_config, per_process: int, local_devices: int) -> list:
+  """`[(name, source config, examples per process batch)]`: `data` itself first, then each
+  `data.mixture` entry (a name -> `{dataset, train_split, share, ...}`) with `share` of the
+  batch. Every count must be a positive multiple of the local device count."""
+  entries = []
+  for name, entry in sorted(dict(data_config.get("mixture", None) or {}).items()):
+    unknown = sorted(set(entry) - set(MIXTURE_FIELDS))
+    if unknown:
+      raise ValueError(f"config.data.mixture.{name}: unknown fields {unknown}; expected "
+                       f"{list(MIXTURE_FIELDS)}")
+    if "dataset" not in entry or "share" not in entry:
+      raise ValueError(f"config.data.mixture.{name}: needs `dataset` and `share`")
+    share = float(entry["share"])
+    count = share * per_process
+    if not 0 < share < 1 or abs(count - round(count)) > 1e-6:
+      raise ValueError(f"config.data.mixture.{name}.share={share}: must be in (0, 1) and give "
+                       f"a whole number of the {per_process} examples of a batch")
+    source = ml_collections.ConfigDict(dict(data_config))
+    source.mixture = None
+    source.update({k: v for k, v in entry.items() if k not in ("share",)})
+    source.train_split = entry.get("train_split", "train")
+    entries.append((name, source, int(round(count))))
+  first = per_process - sum(count for _, _, count in entries)
+  counts = [("data", data_config, first)] + entries
+  for name, _, count in counts:
+    if count <= 0 or count % local_devices:
+      raise ValueError(f"data mixture: {name} gets {count} of the {per_process} examples of a "
+                       f"batch, not a positive multiple of the {local_devices} local devices")
+  return counts
+
+
+class Mixture:
+  """Batches made of several sources (`config.data.mixture`): each step takes a fixed number
+  of examples from each (`mixture_counts`), concatenated along the per-device batch axis, the
+  sources keyed apart (`stream` i). Same interface as `DeviceBatches`."""
+
+  def __init__(self, parts):
+    self._parts = parts  # [(name, DeviceBatches)]
+    self.placement = "+".join(p.placement for _, p in parts)
+    self.description = "\n".join(f"{name} ({p._per_process} a batch): {p.description}"
+                                  for name, p in parts)  # pylint: disable=protected-access
+
+  def __iter__(self):
+    return self
+
+  def __next__(self):
+    batches = [next(p) for _, p in self._parts]
+    return {k: jnp.concatenate([b[k] for b in batches], axis=-4) for k in batches[0]}
+
+  def get_state(self) -> bytes:
+    return json.dumps({name: p.get_state().decode() for name, p in self._parts}).encode()
+
+  def set_state(self, state: bytes):
+    try:
+      states = json.loads(state.decode())
+      missing = [name for name, _ in self._parts if name not in states]
+    except (ValueError, AttributeError):
+      states, missing = None, ["?"]
+    if states is None or missing or not isinstance(states, dict):
+      raise DataError(f"the checkpoint's data iterator state has no state for the mixture's "
+                      f"sources {missing}: it was written with another data mixture; start a "
+                      f"new workdir")
+    for name, part in self._parts:
+      part.set_state(states[name].encode())
+
+
+def create_train_iterator(config, process_index: Optional[int] = None,
+                          process_count: Optional[int] = None,
+                          local_devices: Optional[int] = None):
+  """Endless iterator of training batches for this process (`DeviceBatches`, or a `Mixture`
+  of them when `config.data.mixture` names further sources).
+
+  Reads `config.data` (dataset, train_split, data_dir, manual_dir, num_workers, flip,
+  crop_scale, whole_scene_prob, fresh_corruptions, max_train_records, placement,
+  device_budget_gib, corruption, mixture), `config.seed`, `config.batch_size` (global) and
+  `config.image_size` (H, W). Order, crops, flips and corruptions are functions of the seed
+  only; each process reads its own shard (`make_sampler`).
+  """
+  process_index = jax.process_index() if process_index is None else process_index
+  process_count = jax.process_count() if process_count is None else process_count
+  local_devices = jax.local_device_count() if local_devices is None else local_devices
+  per_process, _ = split_batch(config.batch_size, process_count, local_devices)
+  counts = mixture_counts(config.data, per_process, local_devices)
+  parts = [(name, _source_batches(config, data, count, process_index, process_count,
+                                  local_devices, stream))
+           for stream, (name, data, count) in enumerate(counts)]
+  return parts[0][1] if len(parts) == 1 else Mixture(parts)
 
 def resolve_split(data_config, split: str):
   """`split` -> (builder, stored split, resize (H, W) or None). `test_HxW` of a scene data set

@@ -10,7 +10,7 @@ a residual skip from the net's input to its output (the learned branch predicts 
 
 H and W must be multiples of 32 (five stride-2 levels).
 
-Selectable (`default_model_config`):
+Selectable (`config.model`, defaults in configs/default.py `model_config`):
 - upsampling of the decoder (`upsample`): 'deconv', the paper's stride-2 transposed conv
   (`deconv` = 'subpixel' | 'transpose' picks its implementation), or 'resize_conv', a 2x
   nearest / bilinear resize followed by a stride-1 conv of the same kernel and parameter
@@ -35,7 +35,6 @@ from typing import Any, Optional, Sequence
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import ml_collections
 import numpy as np
 
 from drht_jax import conv
@@ -58,40 +57,6 @@ kernel_init = nn.initializers.variance_scaling(2.0, "fan_in", "truncated_normal"
 output_init = nn.initializers.variance_scaling(1e-3, "fan_in", "truncated_normal")
 
 
-def default_model_config() -> ml_collections.ConfigDict:
-  """Model knobs; `configs/*.py` embed this as `config.model`."""
-  return ml_collections.ConfigDict(dict(
-      variant="paper",      # 'paper' | 'released' (layout of f2; f1 always follows the paper)
-      width=1.0,            # multiplier on WIDTHS; tests and the demo use small values
-      fusion="add_mul",     # skip fusion: 'add_mul' (released: d + e + d*e) | 'concat' (+1x1 conv)
-      deconv="subpixel",    # 'subpixel' | 'transpose': same function and parameters, see Deconv
-      # decoder upsampling: 'deconv' (the paper's transposed conv, implemented as `deconv`)
-      # | 'resize_conv' (2x resize by `resize_method`, 'nearest' | 'bilinear', then a conv of
-      # the same shapes: no checkerboard on flat regions, see the module docstring). Runs
-      # saved before this knob existed read as 'deconv'.
-      upsample="deconv",
-      resize_method="nearest",
-      # 'zeros' (the paper's SAME zero padding) | 'edge' (border pixels repeated) for every
-      # conv except a 'deconv': with 'resize_conv', a constant input then comes out constant
-      # up to the image border too, instead of a zero-padding edge seeping ~100 px inward.
-      padding="zeros",
-      arch="drht",          # 'drht' | 'single' | 'f2_only' (ablation, module docstring)
-      # compute dtype: 'float32' | 'bfloat16' (mixed precision: convolutions and activations
-      # in bfloat16; parameters, optimizer state, BatchNorm statistics (flax reduces in
-      # float32), the nets' outputs and the losses in float32; no loss scaling: bfloat16 has
-      # float32's exponent range. tests/test_mixed_precision.py: a tiny bf16 run's loss stays
-      # within 2.4% of float32's. For GPUs; XLA:CPU runs bfloat16 convolutions slower)
-      dtype="float32",
-      conv_grads="xla",     # conv gradients: 'xla' | 'im2col' (conv.py; faster at full size on CPU)
-      # Not in the paper: the bottleneck's spatial mean, through a 1x1 conv + ELU, added back
-      # at every bottleneck position. Gives each output pixel the whole image's statistics
-      # (the ground truth's tone curve depends on them: Reinhard's log-average and
-      # percentiles) at any image size; without it the deepest level sees the whole image
-      # only at the training size (2x4 at 64x128, 8x16 at 256x512). docs/ablations.md.
-      global_context=False,
-  ))
-
-
 def check_image_shape(x, name="input"):
   """Raises a ValueError unless `x` is `[B, H, W, 3]` with H and W multiples of 32."""
   if x.ndim != 4:
@@ -105,7 +70,7 @@ def check_image_shape(x, name="input"):
         f"(drht_jax.inference pads and crops back)")
 
 
-def _transpose_padding(kernel: int, stride: int):
+def transpose_padding(kernel: int, stride: int):
   """(before, after) padding of `lax.conv_transpose(..., padding='SAME')` for one axis."""
   pad_len = kernel + stride - 2
   before = kernel - 1 if stride > kernel - 1 else int(np.ceil(pad_len / 2))
@@ -121,7 +86,7 @@ def subpixel_kernel(kernel, stride: int):
   depth-to-space shuffle; `Deconv` uses it because XLA's CPU transposed convs are slow.
   """
   k = kernel.shape[0]
-  pad = _transpose_padding(k, stride)[0]
+  pad = transpose_padding(k, stride)[0]
   # Output o = s*m + r reads input m + q through tap t where r + t - pad = s*q.
   offsets = {(r, t): (r + t - pad) // stride
              for r in range(stride) for t in range(k) if (r + t - pad) % stride == 0}
@@ -267,8 +232,8 @@ class EncoderDecoder(nn.Module):
   dtype: Any = jnp.float32
   axis_name: Optional[str] = None   # BatchNorm statistics averaged over this pmap axis
   conv_grads: str = "xla"          # conv gradients, see conv.conv2d
-  global_context: bool = False     # see default_model_config
-  upsample: str = "deconv"         # 'deconv' | 'resize_conv', see default_model_config
+  global_context: bool = False     # see configs/default.py model_config
+  upsample: str = "deconv"         # 'deconv' | 'resize_conv', see the module docstring
   resize_method: str = "nearest"
   padding: str = "zeros"           # 'zeros' | 'edge' for every conv but a 'deconv'
 
@@ -327,7 +292,7 @@ class EncoderDecoder(nn.Module):
     return h.astype(jnp.float32)
 
 
-def _scaled_widths(width: float, base=WIDTHS):
+def scaled_widths(width: float, base=WIDTHS):
   return tuple(max(1, int(round(c * width))) for c in base)
 
 
@@ -349,7 +314,7 @@ def encoder_decoder_param_count(widths, kernels, fusion="add_mul", global_contex
   return count + kernels[0] ** 2 * widths[0] * out_features + out_features
 
 
-def _f2_kernels(variant):
+def f2_kernels(variant):
   kernels = {"paper": PAPER_KERNELS, "released": RELEASED_KERNELS}.get(variant)
   if kernels is None:
     raise ValueError(f"unknown variant {variant!r}; expected 'paper' or 'released'")
@@ -360,12 +325,12 @@ def single_widths(width=1.0, variant="paper", fusion="add_mul", global_context=F
   """Widths of the `single` ablation net: WIDTHS times the multiplier m in [width, 2 width]
   (steps of width / 1000) whose parameter count is closest to DRHT's (f1 + f2) at `width`;
   m ~ sqrt(2) width, since the count grows as the square of the widths."""
-  target = (encoder_decoder_param_count(_scaled_widths(width), PAPER_KERNELS, fusion,
+  target = (encoder_decoder_param_count(scaled_widths(width), PAPER_KERNELS, fusion,
                                         global_context)
-            + encoder_decoder_param_count(_scaled_widths(width), _f2_kernels(variant), fusion,
+            + encoder_decoder_param_count(scaled_widths(width), f2_kernels(variant), fusion,
                                           global_context))
-  kernels = _f2_kernels(variant)
-  candidates = [_scaled_widths(width * (1 + t / 1000)) for t in range(1001)]
+  kernels = f2_kernels(variant)
+  candidates = [scaled_widths(width * (1 + t / 1000)) for t in range(1001)]
   return min(candidates, key=lambda w: abs(
       encoder_decoder_param_count(w, kernels, fusion, global_context) - target))
 
@@ -392,7 +357,7 @@ def f2_residual(log_radiance, variant="paper"):
 
 
 class _Net(nn.Module):
-  """Fields every net shares (see default_model_config)."""
+  """Fields every net shares (see configs/default.py model_config)."""
   width: float = 1.0
   fusion: str = "add_mul"
   deconv: str = "subpixel"
@@ -417,7 +382,7 @@ class HDREstimationNet(_Net):
   @nn.compact
   def __call__(self, ldr, train: bool):
     check_image_shape(ldr, "HDREstimationNet input")
-    branch = self._body(_scaled_widths(self.width), PAPER_KERNELS, ldr, train)
+    branch = self._body(scaled_widths(self.width), PAPER_KERNELS, ldr, train)
     return branch + f1_residual(ldr)
 
 
@@ -428,8 +393,8 @@ class LDRCorrectionNet(_Net):
   @nn.compact
   def __call__(self, log_radiance, train: bool):
     check_image_shape(log_radiance, "LDRCorrectionNet input")
-    kernels = _f2_kernels(self.variant)
-    branch = self._body(_scaled_widths(self.width), kernels, log_radiance, train)
+    kernels = f2_kernels(self.variant)
+    branch = self._body(scaled_widths(self.width), kernels, log_radiance, train)
     return branch + f2_residual(log_radiance, self.variant)
 
 
@@ -443,7 +408,7 @@ class DirectNet(_Net):
   def __call__(self, ldr, train: bool):
     check_image_shape(ldr, "DirectNet input")
     widths = single_widths(self.width, self.variant, self.fusion, self.global_context)
-    return self._body(widths, _f2_kernels(self.variant), ldr, train) + ldr
+    return self._body(widths, f2_kernels(self.variant), ldr, train) + ldr
 
 
 ARCHS = ("drht", "single", "f2_only")
@@ -522,87 +487,3 @@ def init_variables(model: DRHT, rng, image_size=(64, 128)):
   is not used, so values are real). Returns {'params', 'batch_stats'}."""
   dummy = jnp.zeros((1, *image_size, 3), jnp.float32)
   return jax.jit(lambda k: model.init(k, dummy, train=False))(rng)
-
-
-# --- Analytic cost ---------------------------------------------------------------------------
-
-
-def _valid_taps(n: int, k: int, stride: int, transposed: bool) -> int:
-  """(output, tap) pairs of one axis of a SAME conv (or stride-s transposed conv) over `n`
-  inputs whose tap reads a real input: XLA counts no multiplies by padding or by the holes of
-  a transposed conv's dilated input, which on 64x128 images are ~7% of a 9x9 layer's taps."""
-  if not transposed:
-    m = -(-n // stride)
-    lo = max((m - 1) * stride + k - n, 0) // 2
-    return sum(1 for o in range(m) for t in range(k) if 0 <= o * stride + t - lo < n)
-  before = _transpose_padding(k, stride)[0]
-  last = (n - 1) * stride
-  return sum(1 for o in range(n * stride) for t in range(k)
-             if 0 <= o + t - before <= last and (o + t - before) % stride == 0)
-
-
-def conv_layers(model_config, image_size, nets=("f1", "f2")):
-  """Every convolution of the nets in `nets` for one `image_size` (H, W) image, in the plain
-  formulation (transposed convs, no sub-pixel zeros): a list of
-  `(name, (in_h, in_w), k, stride, cin, cout, transposed)`. `global_context`'s 1x1 conv on
-  one pooled vector is left out (C^2 FLOPs per image, under 1e-5 of the total).
-  `upsample='resize_conv'`: each decoder conv runs at stride 1 on the resized map. `arch`
-  'single' / 'f2_only' have no f1 (its entries are skipped); 'single' runs f2's layout at
-  `single_widths`."""
-  h, w = image_size
-  arch = model_config.get("arch", "drht")
-  resize = model_config.get("upsample", "deconv") == "resize_conv"
-  widths = _scaled_widths(model_config.width)
-  if arch == "single":
-    widths = single_widths(model_config.width, model_config.variant, model_config.fusion,
-                           model_config.get("global_context", False))
-  kernel_sets = {"f1": PAPER_KERNELS, "f2": _f2_kernels(model_config.variant)}
-  size = lambda level: (h >> level, w >> level)  # noqa: E731
-  layers = []
-  for net in nets:
-    if net == "f1" and arch != "drht":
-      continue
-    kernels = kernel_sets[net]
-    cin = 3
-    for i, (width, k) in enumerate(zip(widths, kernels)):
-      layers.append((f"{net}/encoder_{i}", size(max(i - 1, 0)), k, 1 if i == 0 else 2, cin,
-                     width, False))
-      cin = width
-    for j in range(NUM_LEVELS - 1):
-      i = NUM_LEVELS - 1 - j
-      if resize:
-        layers.append((f"{net}/decoder_{j}", size(i - 1), kernels[i], 1, widths[i],
-                       widths[i - 1], False))
-      else:
-        layers.append((f"{net}/decoder_{j}", size(i), kernels[i], 2, widths[i],
-                       widths[i - 1], True))
-      if model_config.fusion == "concat":
-        layers.append((f"{net}/decoder_{j}_fuse", size(i - 1), 1, 1, 2 * widths[i - 1],
-                       widths[i - 1], False))
-    layers.append((f"{net}/decoder_{NUM_LEVELS - 1}", size(0), kernels[0], 1, widths[0], 3,
-                   False))
-  return layers
-
-
-def conv_flops(layer) -> float:
-  """2 x the multiply-adds of one layer of `conv_layers`: about 2*H*W*k*k*Cin*Cout at its
-  output resolution H x W (a stride-2 transposed conv: at its input's), exactly
-  2 * (valid (output, tap) pairs) * Cin * Cout."""
-  _, (h, w), k, stride, cin, cout, transposed = layer
-  taps = _valid_taps(h, k, stride, transposed) * _valid_taps(w, k, stride, transposed)
-  return 2.0 * taps * cin * cout
-
-
-def forward_flops(model_config, image_size, batch=1, nets=("f1", "f2")) -> float:
-  """FLOPs of the convolutions of one forward pass (eval or train) over `batch` images."""
-  return batch * sum(conv_flops(l) for l in conv_layers(model_config, image_size, nets))
-
-
-def train_flops(model_config, image_size, batch=1, loss="joint") -> float:
-  """Convolution FLOPs of one training step: the forward pass, then the input and weight
-  gradients of every layer (each costs what its forward does), less the input gradient of
-  f1's first layer (its input is the photo): ~3x the forward. `loss`: 'hdr' (f1 alone) |
-  'joint' (f1 and f2)."""
-  nets = ("f1",) if loss == "hdr" else ("f1", "f2")
-  layers = conv_layers(model_config, image_size, nets)
-  return batch * (3.0 * sum(conv_flops(l) for l in layers) - conv_flops(layers[0]))

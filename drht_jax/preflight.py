@@ -6,11 +6,13 @@ line and exits 1, no traceback). It checks
 
 * `config.init_from`: the run whose latest checkpoint initialises the model. Missing, it is an
   error naming the command that makes it (`config.init_from_missing = "error"`), or the run
-  pre-trains f1 itself (`"pretrain"`, what `configs/joint.py` does): an `hdr` stage of
-  `config.pretrain_fraction` of `total_steps` goes before the config's stages (theirs shrink to
-  the rest), the first printed line says so and `config.json` records it in
-  `config.init_from_status`. A resumed run (its workdir has a checkpoint) needs no `init_from`
-  and keeps the plan its `config.json` recorded.
+  pre-trains f1 itself (`"pretrain"`, what `configs/joint.py` does): `config.pretrain_stage`
+  (an `hdr` stage) of `config.pretrain_fraction` of `total_steps` goes before the config's
+  stages (theirs shrink to the rest: `train_lib.plan_stages(config, decision)`), and
+  the first printed line says so. The decision ("checkpoint DIR step N" or "pretrain: <why>")
+  goes into `<workdir>/run.json` with the stage plan; `config.json` keeps the config as given.
+  A resumed run (its workdir has a checkpoint) needs no `init_from` and keeps the decision its
+  run.json recorded (old workdirs: `checkpointing.migrate`), whatever appeared meanwhile.
 * `config.data`: a data set read from the user's files (`city_scene`, `sun360`) that is not
   built yet needs its files in `<manual_dir>/<name>/{train,test}/` (default manual_dir:
   `<data_dir>/downloads/manual`, as TFDS).
@@ -24,12 +26,9 @@ GEMMs and convolutions; it also switches autotuning off) and `--xla_gpu_autotune
 ignores both: CPU runs are already bit-reproducible on one machine.
 """
 
-import json
 import os
 import sys
 from typing import List, Optional, Tuple
-
-import ml_collections
 
 DETERMINISTIC_XLA_FLAGS = ("--xla_gpu_deterministic_ops=true", "--xla_gpu_autotune_level=0")
 MANUAL_DATASETS = ("city_scene", "sun360")
@@ -110,73 +109,58 @@ def command_for(run_dir: str) -> str:
   return command
 
 
-def with_pretraining(config, reason: str):
-  """`config` with an `hdr` stage (f1 alone, Eq. 2) of `pretrain_fraction` prepended and no
-  `init_from`; the other stages keep their proportions in the rest of `total_steps`."""
+def pretrains(decision: str) -> bool:
+  """Whether a run's decision (run.json's `init_from`) is to pre-train f1 itself."""
+  return str(decision).startswith("pretrain")
+
+
+def check_pretraining(config):
+  """A SetupError unless `config` can pre-train f1 itself (`train_lib.plan_stages` then puts
+  `config.pretrain_stage`, an `hdr` stage of `pretrain_fraction`, first)."""
   fraction = float(config.pretrain_fraction)
   if not 0.0 < fraction < 1.0:
     raise SetupError(f"config.pretrain_fraction must be in (0, 1), got {fraction}")
   if PRETRAIN_STAGE in config.stage_order:
     raise SetupError(f"config.init_from_missing='pretrain': the config already has a "
                      f"{PRETRAIN_STAGE!r} stage; set config.init_from='' instead")
-  from configs import default  # pylint: disable=g-import-not-at-top
-  config = ml_collections.ConfigDict(config.to_dict())  # an unlocked copy
-  for name in config.stage_order:
-    config.stages[name].fraction = config.stages[name].fraction * (1.0 - fraction)
-  config.stages[PRETRAIN_STAGE] = default.stage(
-      "hdr", fraction=fraction, supervision=default.all_at_once(("f1",)))
-  config.stage_order = (PRETRAIN_STAGE,) + tuple(config.stage_order)
-  config.init_from_status = f"pretrain: {reason}"
-  config.init_from = ""
-  return config
+  if "pretrain_stage" not in config:
+    raise SetupError("config.init_from_missing='pretrain' needs config.pretrain_stage, the "
+                     "stage to pre-train f1 with (configs/default.py has it)")
 
 
-def _recorded_config(workdir: str) -> Optional[dict]:
-  path = os.path.join(workdir, "config.json")
-  if not os.path.exists(path):
-    return None
-  with open(path) as f:
-    return json.load(f)
-
-
-def resolve_init_from(config, workdir: str) -> Tuple[ml_collections.ConfigDict, List[str]]:
-  """-> (config to run, lines to print first). See the module doc."""
+def resolve_init_from(config, workdir: str) -> Tuple[dict, List[str]]:
+  """-> ({"init_from": status}, lines to print first). See the module doc."""
+  if latest_checkpoint(workdir) is not None:  # resuming: the decision run.json recorded
+    from drht_jax import checkpointing  # pylint: disable=g-import-not-at-top
+    status = str((checkpointing.read_run(workdir) or {}).get("init_from", ""))
+    if pretrains(status):
+      check_pretraining(config)
+      return {"init_from": status}, [
+          f"resuming {workdir}, which pre-trains f1 itself (stage {PRETRAIN_STAGE} first)"]
+    return {"init_from": status}, []  # the checkpoint holds the whole state
   source = config.init_from
   if not source:
-    return config, []
+    return {"init_from": ""}, []
   mode = config.get("init_from_missing", "error")
   if mode not in ("error", "pretrain"):
     raise SetupError(f"config.init_from_missing must be 'error' or 'pretrain', got {mode!r}")
-  resuming = latest_checkpoint(workdir) is not None
-  if resuming:
-    recorded = _recorded_config(workdir) or {}
-    status = str(recorded.get("init_from_status", ""))
-    if status.startswith("pretrain"):
-      return with_pretraining(config, status.split(": ", 1)[-1]), [
-          f"resuming {workdir}, which pre-trains f1 itself (stage {PRETRAIN_STAGE} first)"]
-    config = ml_collections.ConfigDict(config.to_dict())
-    config.init_from_status = status  # the checkpoint holds the whole state; keep the record
-    return config, []
-  step = latest_checkpoint(config.init_from)
+  step = latest_checkpoint(source)
   if step is not None:
-    config = ml_collections.ConfigDict(config.to_dict())
-    config.init_from_status = f"checkpoint {config.init_from} step {step}"
-    return config, []
-  what = (f"{config.init_from}/checkpoints has no checkpoint"
-          if os.path.isdir(os.path.join(config.init_from, "checkpoints"))
-          else f"{config.init_from} has no checkpoints")
+    return {"init_from": f"checkpoint {source} step {step}"}, []
+  what = (f"{source}/checkpoints has no checkpoint"
+          if os.path.isdir(os.path.join(source, "checkpoints"))
+          else f"{source} has no checkpoints")
   if mode == "error":
     raise SetupError(
-        f"this config starts from the checkpoint of init_from={config.init_from}, but {what}: "
-        f"make it first with `{command_for(config.init_from)}` (or point "
+        f"this config starts from the checkpoint of init_from={source}, but {what}: "
+        f"make it first with `{command_for(source)}` (or point "
         f"--config.init_from=DIR at a finished run)")
-  fraction = float(config.pretrain_fraction)
-  config = with_pretraining(config, f"{what} (init_from)")
-  steps = int(round(fraction * config.total_steps))
-  return config, [
+  check_pretraining(config)
+  steps = int(round(float(config.pretrain_fraction) * config.total_steps))
+  return {"init_from": f"pretrain: {what} (init_from)"}, [
       f"init_from: {what}, so this run pre-trains f1 itself first: stage {PRETRAIN_STAGE} "
       f"(Eq. 2 on f1) for {steps} of its {config.total_steps} steps, then "
-      f"{', '.join(config.stage_order[1:])} (recorded in config.json as init_from_status). "
+      f"{', '.join(config.stage_order)} (recorded in run.json). "
       f"To use a separate run instead: `{command_for(source)}`"
       f" first, or --config.init_from_missing=error to stop here"]
 
@@ -242,11 +226,13 @@ def check_manual_data(data_config, splits=("train", "test")):
 # --- All of it -------------------------------------------------------------------------------
 
 
-def resolve(config, workdir: str) -> Tuple[ml_collections.ConfigDict, List[str]]:
-  """Every check of the module doc, cheapest first. -> (config to run, lines to print)."""
-  config, lines = resolve_init_from(config, workdir)
+def resolve(config, workdir: str) -> Tuple[dict, List[str]]:
+  """Every check of the module doc, cheapest first. -> (what the run decided, for run.json:
+  `{"init_from": "checkpoint DIR step N" | "pretrain: <why>" | ""}`, lines to print). The
+  config is only read, never changed."""
+  run, lines = resolve_init_from(config, workdir)
   check_manual_data(config.data)
-  return config, lines
+  return run, lines
 
 
 def fail(error: SetupError, prog: str = "train.py"):

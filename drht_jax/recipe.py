@@ -181,9 +181,11 @@ def resize(image, size):
 
 # --- Keys and whole examples.
 
-def data_key(seed: int):
-  """The run's base key for data (a stream apart from the model's init keys)."""
-  return jax.random.fold_in(jax.random.PRNGKey(seed), _DATA_SALT)
+def data_key(seed: int, stream: int = 0):
+  """The run's base key for data (a stream apart from the model's init keys). `stream` > 0
+  gives each further source of a data mixture its own keys (`input_pipeline.Mixture`)."""
+  key = jax.random.fold_in(jax.random.PRNGKey(seed), _DATA_SALT)
+  return jax.random.fold_in(key, stream) if stream else key
 
 
 def example_keys(base_key, step, indices):

@@ -1,15 +1,18 @@
 """Training: TrainState, the pmapped train step, the stage loop, checkpoints and logging.
 
-`train_and_evaluate(config, workdir)` runs `config.stages` one after the other over
-`config.total_steps` global steps. Each stage has its loss (`hdr`: Eq. 2 on f1; `joint`: Eq. 4),
-its parameter groups and hierarchical schedule (`supervision.create_optimizer`) and a fresh
-optimizer state; parameters and BatchNorm statistics carry over. Steps are `jax.pmap`-ed over
-the local devices (gradients, losses and BatchNorm statistics averaged over `AXIS`), the input
-pipeline shards by process, and every random choice comes from `config.seed`:
-`fold_in(key, step)` then the device index, so a resumed run needs no stored key stream.
+`train_and_evaluate(config, workdir)` runs the stages of `plan_stages(config, decision)` one
+after the other over `config.total_steps` global steps. Each stage has its loss (`hdr`: Eq. 2
+on f1; `joint`: Eq. 4), its parameter groups and hierarchical schedule
+(`supervision.create_optimizer`) and a fresh optimizer state; parameters and BatchNorm
+statistics carry over. Steps are `jax.pmap`-ed over the local devices (gradients, losses and
+BatchNorm statistics averaged over `AXIS`), the input pipeline shards by process, and every
+random choice comes from `config.seed`: `fold_in(key, step)` then the device index, so a
+resumed run needs no stored key stream.
 
-Workdir: `config.json`, `checkpoints/` (Orbax: state + data iterator state), `metrics.jsonl`
-(one JSON object per logged step), `tensorboard/` (event files), `images/step_XXXXXXX.png`.
+Workdir: `config.json` (the config as given), `run.json` (what the run decided, `init_from`:
+"checkpoint DIR step N" | "pretrain: <why>" | "", and its stage plan), `checkpoints/` (Orbax:
+state + data iterator state), `metrics.jsonl` (one JSON object per logged step), `tensorboard/`
+(event files), `images/step_XXXXXXX.png`.
 """
 
 import functools
@@ -64,9 +67,12 @@ class Stage(NamedTuple):
 # --- Stages -------------------------------------------------------------------------------
 
 
-def plan_stages(config) -> list:
+def plan_stages(config, decision: str = "") -> list:
   """Splits `config.total_steps` over the stages named in `config.stage_order` by their
-  `fraction`s (the last takes the remainder). Raises on unknown names or fractions not
+  `fraction`s (the last takes the remainder). A pure function of the config and the run's
+  decision (`preflight.resolve`, run.json's `init_from`): when that is "pretrain: ...",
+  `config.pretrain_stage` of `pretrain_fraction` goes first as stage `preflight.PRETRAIN_STAGE`
+  and the others keep their proportions in the rest. Raises on unknown names or fractions not
   summing to 1."""
   order = list(config.stage_order)
   if not order:
@@ -75,20 +81,31 @@ def plan_stages(config) -> list:
   if unknown:
     raise ValueError(f"config.stage_order names {unknown}, not in config.stages "
                      f"({sorted(config.stages.keys())})")
-  total = sum(config.stages[name].fraction for name in order)
+  entries = [(name, config.stages[name], config.stages[name].fraction) for name in order]
+  if preflight.pretrains(decision):
+    preflight.check_pretraining(config)
+    fraction = float(config.pretrain_fraction)
+    entries = [(preflight.PRETRAIN_STAGE, config.pretrain_stage, fraction)] + [
+        (name, stage_config, f * (1.0 - fraction)) for name, stage_config, f in entries]
+  total = sum(f for _, _, f in entries)
   if abs(total - 1.0) > 1e-6:
     raise ValueError(f"config.stages: fractions of {order} sum to {total}, expected 1")
   plan, start = [], 0
-  for k, name in enumerate(order):
-    stage_config = config.stages[name]
+  for k, (name, stage_config, fraction) in enumerate(entries):
     if stage_config.loss not in ("hdr", "joint"):
       raise ValueError(f"config.stages.{name}.loss: expected 'hdr' or 'joint', got "
                        f"{stage_config.loss!r}")
-    n = (config.total_steps - start if k == len(order) - 1
-         else int(round(stage_config.fraction * config.total_steps)))
+    n = (config.total_steps - start if k == len(entries) - 1
+         else int(round(fraction * config.total_steps)))
     plan.append(Stage(k, name, stage_config, start, n))
     start += n
   return plan
+
+
+def run_record(run: dict, plan) -> dict:
+  """run.json: the run's decision (`preflight.resolve`) and the stage plan it runs."""
+  return {**run, "stages": [{"name": s.name, "start": s.start, "steps": s.num_steps,
+                             "loss": s.config.loss} for s in plan]}
 
 
 def stage_at(plan, step: int) -> Stage:
@@ -356,24 +373,26 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
   this call (tests use it to emulate an interrupted run). What the run needs (init_from, the
   user's data files) is checked first, `preflight.SetupError` if missing (preflight.py)."""
   models.check_image_shape(np.zeros((1, *config.image_size, 3)), "config.image_size")
-  config, notes = preflight.resolve(config, workdir)  # before JAX starts or data is built
+  run, notes = preflight.resolve(config, workdir)  # before JAX starts or data is built
   is_chief = jax.process_index() == 0
   if config.get("deterministic", False):
     notes.append(preflight.determinism_note(config, jax.default_backend()))
   if is_chief:
     for line in notes:
       print(line, flush=True)
+  plan = plan_stages(config, run["init_from"])
   os.makedirs(workdir, exist_ok=True)
   if is_chief:
-    checkpointing.write_config(workdir, config)
-  plan = plan_stages(config)
+    checkpointing.write_config(workdir, config)  # as given; what the run decided: run.json
+    checkpointing.write_run(workdir, run_record(run, plan))
   model = models.create_model(config.model, axis_name=AXIS)
   eval_model = models.create_model(config.model)
   manager = checkpointing.create_manager(workdir, config.max_to_keep)
 
   latest = manager.latest_step()
   train_iter = input_pipeline.create_train_iterator(config)
-  host_state = initial_state(config, model, plan, load_init_from=latest is None)
+  host_state = initial_state(config, model, plan, load_init_from=(
+      latest is None and run["init_from"].startswith("checkpoint")))
   if latest is not None:
     stage = stage_at(plan, latest)
     tx = stage_optimizer(config, stage, host_state.params)

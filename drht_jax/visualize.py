@@ -10,6 +10,20 @@ def display_hdr(radiance) -> np.ndarray:
   return np.asarray(hdr.ground_truth_ldr(np.asarray(radiance, np.float32)))
 
 
+def fit_box(image, height: int, width: int) -> np.ndarray:
+  """`[h, w, 3]` in [0, 1] -> `[height, width, 3]` float32: area-resized to fit inside the box,
+  aspect ratio kept, centred on white (grids of images of different shapes)."""
+  from drht_jax import imageio_utils  # pylint: disable=g-import-not-at-top
+  h, w = image.shape[:2]
+  scale = min(height / h, width / w)
+  th, tw = max(1, int(round(h * scale))), max(1, int(round(w * scale)))
+  small = imageio_utils.resize_area(np.asarray(image, np.float32), th, tw, dtype=np.float32)
+  out = np.ones((height, width, 3), np.float32)
+  y, x = (height - th) // 2, (width - tw) // 2
+  out[y:y + th, x:x + tw] = small
+  return out
+
+
 def image_grid(columns, pad: int = 2) -> np.ndarray:
   """`columns`: list of `[N, H, W, 3]` arrays in [0, 1] (one per column, same N, H, W) ->
   `uint8 [N*(H+pad)-pad, C*(W+pad)-pad, 3]`, white padding between cells."""

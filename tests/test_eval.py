@@ -240,3 +240,31 @@ def test_stack_eval_reports_both_references_with_under_and_over_apart(stack_repo
       summary["methods"]["drht"]["psnr"])
   text = open(os.path.join(folder, "report.md")).read()
   assert "against the stack's middle frame" in text and "2 under, 1 over" in text
+
+
+def test_dataset_eval_with_no_baselines_reports_drht_alone(workdir):
+  with pytest.MonkeyPatch.context() as mp:
+    mp.setattr(input_pipeline, "eval_examples",
+               lambda data_config, split, max_examples=None: _fake_examples(2))
+    summary = evaluate.evaluate_dataset(workdir, dataset="rendered/small", split="alone",
+                                        baselines="none", grid_rows=1, out=io.StringIO())
+  assert list(summary["methods"]) == ["drht"]
+  text = open(os.path.join(evaluate.report_dir(workdir, "rendered/small", "alone"),
+                           "report.md")).read()
+  assert "DRHT (ours)" in text and "Input (as is)" not in text
+
+
+def test_dataset_eval_corruption_override_reaches_the_data_and_names_the_folder(workdir):
+  seen = []
+
+  def examples(data_config, split, max_examples=None):
+    seen.append(data_config.corruption)
+    return _fake_examples(1)
+
+  with pytest.MonkeyPatch.context() as mp:
+    mp.setattr(input_pipeline, "eval_examples", examples)
+    evaluate.evaluate_dataset(workdir, dataset="rendered/small", split="test", baselines="none",
+                              grid_rows=1, out=io.StringIO(), corruption="camera")
+  assert seen == ["camera"]
+  assert os.path.isfile(os.path.join(
+      evaluate.report_dir(workdir, "rendered/small", "test-camera"), "report.md"))

@@ -24,7 +24,7 @@ CHROMA_MAX = 8 / 255
 
 
 def _config(upsample, padding):
-  cfg = models.default_model_config()
+  cfg = default.model_config()
   cfg.width = 1 / 16
   cfg.upsample, cfg.padding = upsample, padding
   return cfg

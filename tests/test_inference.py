@@ -6,6 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from configs import default
 from drht_jax import inference, models
 
 
@@ -36,7 +37,7 @@ def fast_variables(model, seed=0, hidden_scale=0.5, output_scale=0.01):
 
 @pytest.fixture(scope="module")
 def tiny():
-  config = models.default_model_config()
+  config = default.model_config()
   config.width = 0.125
   model = models.create_model(config)
   return model, fast_variables(model)

@@ -216,3 +216,66 @@ def test_stored_example_records_are_cropped_with_zero_hdr_for_ldr_only_data():
   out = fn(data, zero, zero, zero, recipe.data_key(0), recipe.data_key(1), jnp.int32(0))
   assert out["ldr"].shape == (1, 4, 6, 3) and not np.asarray(out["hdr"]).any()
   np.testing.assert_allclose(out["ldr_gt"], 9 / 255)
+
+
+# --- Data mixtures: a fixed share of every batch from each further source.
+
+
+def _mixture_config(data_dir, share=0.5, batch_size=4, **entry):
+  config = _config(data_dir, batch_size=batch_size)
+  config.data.mixture = ml_collections.ConfigDict({"other": dict(
+      dataset="rendered/tiny", train_split="test", data_dir=data_dir, share=share, **entry)})
+  return config
+
+
+def test_mixture_batch_is_the_main_sources_share_then_the_others(tiny_data_dir):
+  mixed = _take(input_pipeline.create_train_iterator(_mixture_config(tiny_data_dir), 0, 1, 1), 2)
+  plain = _take(input_pipeline.create_train_iterator(_config(tiny_data_dir, batch_size=2),
+                                                     0, 1, 1), 2)
+  for m, p in zip(mixed, plain):
+    assert m["ldr"].shape == (1, 4, 32, 64, 3)
+    for key in m:
+      np.testing.assert_array_equal(m[key][:, :2], p[key])   # main source: its own stream
+  assert not np.array_equal(mixed[0]["ldr"][:, 2:], plain[0]["ldr"])
+
+
+def test_mixture_sources_are_keyed_apart_even_on_the_same_data(tiny_data_dir):
+  config = _mixture_config(tiny_data_dir)
+  config.data.mixture.other.train_split = "train"
+  batch = next(input_pipeline.create_train_iterator(config, 0, 1, 1))
+  assert not np.array_equal(batch["ldr"][:, :2], batch["ldr"][:, 2:])
+
+
+def test_mixture_splits_each_devices_share_over_the_sources(tiny_data_dir):
+  batch = next(input_pipeline.create_train_iterator(
+      _mixture_config(tiny_data_dir, batch_size=8), 0, 1, 2))
+  assert batch["ldr"].shape == (2, 4, 32, 64, 3)
+
+
+def test_restored_mixture_state_continues_with_the_same_batches(tiny_data_dir):
+  config = _mixture_config(tiny_data_dir)
+  first = input_pipeline.create_train_iterator(config, 0, 1, 1)
+  _take(first, 2)
+  state = first.get_state()
+  expected = next(first)
+  resumed = input_pipeline.create_train_iterator(config, 0, 1, 1)
+  resumed.set_state(state)
+  np.testing.assert_array_equal(next(resumed)["ldr"], expected["ldr"])
+
+
+def test_mixture_state_without_a_source_is_a_clear_error(tiny_data_dir):
+  plain = input_pipeline.create_train_iterator(_config(tiny_data_dir), 0, 1, 1)
+  mixed = input_pipeline.create_train_iterator(_mixture_config(tiny_data_dir), 0, 1, 1)
+  with pytest.raises(input_pipeline.DataError, match="another data mixture"):
+    mixed.set_state(plain.get_state())
+
+
+@pytest.mark.parametrize("share, match", [(0.3, "whole number"), (1.0, r"in \(0, 1\)")])
+def test_mixture_share_must_give_whole_examples_of_a_batch(tiny_data_dir, share, match):
+  with pytest.raises(ValueError, match=match):
+    input_pipeline.create_train_iterator(_mixture_config(tiny_data_dir, share=share), 0, 1, 1)
+
+
+def test_mixture_entry_with_an_unknown_field_is_named(tiny_data_dir):
+  with pytest.raises(ValueError, match=r"mixture.other: unknown fields \['shares'\]"):
+    input_pipeline.create_train_iterator(_mixture_config(tiny_data_dir, shares=0.5), 0, 1, 1)

@@ -3,6 +3,7 @@
 import jax
 import pytest
 
+from configs import default
 from drht_jax import models, supervision
 
 
@@ -10,7 +11,7 @@ from drht_jax import models, supervision
 @pytest.mark.parametrize("fusion", ["add_mul", "concat"])
 @pytest.mark.parametrize("variant", ["paper", "released"])
 def test_every_parameter_gets_one_known_label(variant, fusion, global_context):
-  cfg = models.default_model_config()
+  cfg = default.model_config()
   cfg.update(width=1 / 16, variant=variant, fusion=fusion, global_context=global_context)
   variables = jax.eval_shape(
       lambda: models.init_variables(models.create_model(cfg), jax.random.PRNGKey(0)))

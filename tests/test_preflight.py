@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 
+import ml_collections
 import numpy as np
 import pytest
 
@@ -67,8 +68,9 @@ def assert_one_line_failure(result, *needles):
 
 def test_demo_needs_nothing(fresh_clone):
   config = _with_data_dir(demo.get_config(), fresh_clone)
-  resolved, lines = preflight.resolve(config, "runs/demo")
-  assert lines == [] and resolved.to_dict() == config.to_dict()
+  given = config.to_dict()
+  run, lines = preflight.resolve(config, "runs/demo")
+  assert lines == [] and run == {"init_from": ""} and config.to_dict() == given
 
 
 def test_hdr_on_city_scene_without_its_files_fails_in_one_line(fresh_clone):
@@ -104,17 +106,18 @@ def test_train_py_hdr_on_city_scene_exits_1_with_one_line(fresh_clone):
 
 def test_joint_without_an_hdr_run_pretrains_f1_itself(fresh_clone):
   config = _with_data_dir(joint.get_config(), fresh_clone)
-  resolved, lines = preflight.resolve(config, "runs/joint")
-  assert tuple(resolved.stage_order) == ("hdr", "joint")
-  assert resolved.stages.hdr.loss == "hdr"
-  assert tuple(resolved.stages.hdr.supervision.trainable) == ("f1",)
-  assert resolved.init_from == "" and resolved.init_from_status.startswith("pretrain: ")
-  plan = train_lib.plan_stages(resolved)
+  given = config.to_dict()
+  run, lines = preflight.resolve(config, "runs/joint")
+  assert config.to_dict() == given  # the config is never rewritten; the decision is `run`
+  assert run == {"init_from": "pretrain: runs/hdr has no checkpoints (init_from)"}
+  plan = train_lib.plan_stages(config, run["init_from"])
   assert [(s.name, s.num_steps) for s in plan] == [("hdr", 30_000), ("joint", 70_000)]
+  assert plan[0].config.loss == "hdr"
+  assert tuple(plan[0].config.supervision.trainable) == ("f1",)
+  assert [s.name for s in train_lib.plan_stages(config)] == ["joint"]
   assert len(lines) == 1
   assert "runs/hdr has no checkpoints" in lines[0] and "pre-trains f1 itself" in lines[0]
-  assert "python train.py --config=hdr" in lines[0]
-  assert json.loads(resolved.to_json_best_effort())["init_from_status"].startswith("pretrain")
+  assert "python train.py --config=hdr" in lines[0] and "run.json" in lines[0]
 
 
 def test_joint_with_init_from_missing_error_names_the_hdr_command(fresh_clone):
@@ -129,21 +132,62 @@ def test_joint_with_init_from_missing_error_names_the_hdr_command(fresh_clone):
 def test_joint_with_an_hdr_run_starts_from_it(fresh_clone):
   _fake_run(fresh_clone / "runs" / "hdr", step=3)
   config = _with_data_dir(joint.get_config(), fresh_clone)
-  resolved, lines = preflight.resolve(config, "runs/joint")
-  assert lines == [] and tuple(resolved.stage_order) == ("joint",)
-  assert resolved.init_from == "runs/hdr"
-  assert resolved.init_from_status == "checkpoint runs/hdr step 3"
+  run, lines = preflight.resolve(config, "runs/joint")
+  assert lines == [] and run == {"init_from": "checkpoint runs/hdr step 3"}
+  assert [s.name for s in train_lib.plan_stages(config, run["init_from"])] == ["joint"]
 
 
 def test_resumed_pretraining_run_keeps_its_plan_when_the_hdr_run_appears(fresh_clone):
   config = _with_data_dir(joint.get_config(), fresh_clone)
-  resolved, _ = preflight.resolve(config, "runs/joint")
-  checkpointing.write_config("runs/joint", resolved)
+  run, _ = preflight.resolve(config, "runs/joint")
+  checkpointing.write_config("runs/joint", config)
+  checkpointing.write_run("runs/joint", run)
   _fake_run(fresh_clone / "runs" / "joint", step=5)
   _fake_run(fresh_clone / "runs" / "hdr", step=3)  # made later: must not change the plan
   again, lines = preflight.resolve(config, "runs/joint")
-  assert tuple(again.stage_order) == ("hdr", "joint") and again.init_from == ""
-  assert "resuming" in lines[0]
+  assert again == run and "resuming" in lines[0]
+  assert [s.name for s in train_lib.plan_stages(config, again["init_from"])] == ["hdr", "joint"]
+  # and the other way round: a run that started from runs/hdr keeps doing so without it
+  checkpointing.write_run("runs/joint", {"init_from": "checkpoint runs/hdr step 3"})
+  os.rename(fresh_clone / "runs" / "hdr", fresh_clone / "hdr_moved")
+  again, lines = preflight.resolve(config, "runs/joint")
+  assert again == {"init_from": "checkpoint runs/hdr step 3"} and lines == []
+
+
+def _old_style_workdir(path, config, status):
+  """A workdir as runs before run.json left it: the decision in config.json's
+  `init_from_status`, a pre-training run's stages rewritten (hdr first, init_from cleared)."""
+  recorded = config.to_dict()
+  if status.startswith("pretrain"):
+    f = recorded["pretrain_fraction"]
+    for name in recorded["stage_order"]:
+      recorded["stages"][name]["fraction"] *= 1.0 - f
+    recorded["stages"]["hdr"] = dict(recorded["pretrain_stage"], fraction=f)
+    recorded["stage_order"] = ("hdr",) + tuple(recorded["stage_order"])
+    recorded["init_from"] = ""
+  recorded["init_from_status"] = status
+  os.makedirs(path, exist_ok=True)
+  with open(os.path.join(path, "config.json"), "w") as f:
+    f.write(ml_collections.ConfigDict(recorded).to_json_best_effort(indent=2))
+  return _fake_run(path, step=5)
+
+
+def test_old_style_workdir_migrates_to_the_given_config_and_its_decision(fresh_clone):
+  config = _with_data_dir(joint.get_config(), fresh_clone)
+  status = "pretrain: runs/hdr has no checkpoints (init_from)"
+  workdir = _old_style_workdir("runs/joint", config, status)
+  migrated, run = checkpointing.read_workdir(workdir)
+  assert "init_from_status" not in migrated and run == {"init_from": status}
+  assert migrated.to_dict() == json.loads(config.to_json_best_effort())
+  assert checkpointing.read_config(workdir).to_dict() == migrated.to_dict()
+  _fake_run(fresh_clone / "runs" / "hdr", step=3)
+  again, lines = preflight.resolve(config, workdir)  # resumed: keeps the recorded decision
+  assert again == run and "resuming" in lines[0]
+  plan = train_lib.plan_stages(migrated, run["init_from"])
+  assert [(s.name, s.num_steps) for s in plan] == [("hdr", 30_000), ("joint", 70_000)]
+  other = _old_style_workdir("runs/other", config, "checkpoint runs/hdr step 3")
+  assert checkpointing.read_run(other) == {"init_from": "checkpoint runs/hdr step 3"}
+  assert checkpointing.read_config(other).to_dict() == migrated.to_dict()
 
 
 def test_finetune_without_a_joint_run_fails_in_one_line(fresh_clone):
@@ -189,8 +233,8 @@ def test_finetune_on_sun360_with_its_files_passes_without_building(fresh_clone):
     (folder / "pano.JPG").write_bytes(b"not read by the check")
   config = _with_data_dir(finetune.get_config(), fresh_clone)
   config.data.dataset, config.data.manual_dir = "sun360", str(fresh_clone / "manual")
-  resolved, lines = preflight.resolve(config, "runs/finetune")
-  assert lines == [] and resolved.data.dataset == "sun360"
+  run, lines = preflight.resolve(config, "runs/finetune")
+  assert lines == [] and run == {"init_from": "checkpoint runs/joint step 1"}
   assert not (fresh_clone / "tfds").exists()
 
 
@@ -199,6 +243,21 @@ def test_unknown_init_from_missing_mode_is_rejected(fresh_clone):
   config.init_from_missing = "ignore"
   with pytest.raises(preflight.SetupError, match="'error' or 'pretrain'"):
     preflight.resolve(config, "runs/joint")
+
+
+def test_pretraining_uses_the_configs_pretrain_stage(fresh_clone):
+  config = _with_data_dir(joint.get_config(), fresh_clone)
+  config.pretrain_fraction = 0.2
+  config.pretrain_stage.supervision.warmup = 0.0
+  run, _ = preflight.resolve(config, "runs/joint")
+  first = train_lib.plan_stages(config, run["init_from"])[0]
+  assert first.name == "hdr" and first.num_steps == 20_000
+  assert first.config.to_dict() == config.pretrain_stage.to_dict()
+  assert first.config.supervision.warmup == 0.0
+  without = ml_collections.ConfigDict(config.to_dict())
+  del without["pretrain_stage"]
+  with pytest.raises(preflight.SetupError, match="needs config.pretrain_stage"):
+    preflight.resolve(without, "runs/joint")
 
 
 # --- The deterministic knob -----------------------------------------------------------------

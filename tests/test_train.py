@@ -120,7 +120,7 @@ def test_stage_order_must_name_defined_stages():
 
 @pytest.fixture(scope="module")
 def tiny_params():
-  config = models.default_model_config()
+  config = default.model_config()
   config.width = 0.125
   return models.init_variables(models.create_model(config), jax.random.PRNGKey(0),
                                (32, 64))["params"]
@@ -189,9 +189,14 @@ def tiny_run(tiny_data_dir, tmp_path_factory):
   return workdir, result
 
 
-def test_run_writes_workdir_contract(tiny_run):
+def test_run_writes_workdir_contract(tiny_run, tiny_data_dir):
   workdir, _ = tiny_run
-  assert os.path.exists(os.path.join(workdir, "config.json"))
+  with open(os.path.join(workdir, "config.json")) as f:  # the config as given, not rewritten
+    assert json.load(f) == json.loads(tiny_config(tiny_data_dir).to_json_best_effort())
+  with open(os.path.join(workdir, "run.json")) as f:  # what the run decided, and its plan
+    assert json.load(f) == {"init_from": "", "stages": [
+        {"name": "hdr", "start": 0, "steps": 4, "loss": "hdr"},
+        {"name": "joint", "start": 4, "steps": 4, "loss": "joint"}]}
   records = [json.loads(l) for l in open(os.path.join(workdir, "metrics.jsonl"))]
   assert [r["step"] for r in records] == list(range(1, 9))
   assert all(np.isfinite(r["loss"]) for r in records)
@@ -385,7 +390,22 @@ def test_joint_config_without_an_hdr_run_pretrains_f1_first(tiny_data_dir, tmp_p
                           "itself first: stage hdr (Eq. 2 on f1) for 2 of its 4 steps"), first
   records = [json.loads(l) for l in open(workdir / "metrics.jsonl")]
   assert [r["stage"] for r in records] == ["hdr", "hdr", "joint", "joint"]
-  with open(workdir / "config.json") as f:
+  with open(workdir / "config.json") as f:  # the config as given
     recorded = json.load(f)
-  assert recorded["stage_order"] == ["hdr", "joint"] and recorded["init_from"] == ""
-  assert recorded["init_from_status"].startswith("pretrain: runs/hdr has no checkpoints")
+  assert recorded["stage_order"] == ["joint"] and recorded["init_from"] == "runs/hdr"
+  assert "init_from_status" not in recorded and "hdr" not in recorded["stages"]
+  with open(workdir / "run.json") as f:  # what the run decided
+    run = json.load(f)
+  assert run == {"init_from": "pretrain: runs/hdr has no checkpoints (init_from)", "stages": [
+      {"name": "hdr", "start": 0, "steps": 2, "loss": "hdr"},
+      {"name": "joint", "start": 2, "steps": 2, "loss": "joint"}]}
+  # Resumed after runs/hdr appeared: run.json's decision stands (no init_from load, same plan).
+  manager = checkpointing.create_manager(str(tmp_path / "runs" / "hdr"))
+  checkpointing.save(manager, 1, {"step": np.int32(1)}, None)
+  manager.close()
+  result = subprocess.run([sys.executable, os.path.join(REPO, "train.py"), *flags],
+                          cwd=str(tmp_path), capture_output=True, text=True, timeout=600)
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert result.stdout.splitlines()[0].startswith("resuming "), result.stdout[:2000]
+  with open(workdir / "run.json") as f:
+    assert json.load(f) == run

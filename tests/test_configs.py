@@ -1,0 +1,75 @@
+"""configs/ is data: each config imports only ml_collections and other configs, builds from
+configs/default.py directly (one level of inheritance), and loads."""
+
+import ast
+import glob
+import importlib
+import os
+
+import pytest
+
+from configs import default
+
+CONFIGS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs")
+NAMES = sorted(os.path.basename(p)[:-3] for p in glob.glob(os.path.join(CONFIGS, "*.py"))
+               if not p.endswith("__init__.py"))
+
+
+def _imports(name):
+  with open(os.path.join(CONFIGS, name + ".py")) as f:
+    tree = ast.parse(f.read())
+  found = []
+  for node in ast.walk(tree):
+    if isinstance(node, ast.Import):
+      found += [alias.name for alias in node.names]
+    elif isinstance(node, ast.ImportFrom):
+      found += [f"{node.module}.{alias.name}" for alias in node.names]
+  return found
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_config_imports_only_ml_collections_and_default(name):
+  for module in _imports(name):
+    top = module.split(".")[0]
+    assert top in ("ml_collections", "configs"), (name, module)
+    if top == "configs":
+      assert module == "configs.default", (name, module)  # one level of inheritance at most
+  assert name != "default" or not any(m.startswith("configs") for m in _imports(name))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_config_loads(name):
+  module = importlib.import_module(f"configs.{name}")
+  stages = ("joint", "finetune") if name == "release" else (None,)
+  for stage in stages:
+    config = module.get_config() if stage is None else module.get_config(stage)
+    assert set(config.stage_order) <= set(config.stages.keys())
+    assert "init_from_status" not in config  # what a run decides goes to run.json, not here
+    assert config.model.keys() == default.model_config().keys()
+
+
+def test_pretrain_stage_follows_pretrain_fraction():
+  config = default.get_config()
+  assert config.pretrain_stage.loss == "hdr"
+  assert tuple(config.pretrain_stage.supervision.trainable) == ("f1",)
+  assert config.pretrain_stage.fraction == config.pretrain_fraction == 0.3
+  config.pretrain_fraction = 0.2
+  assert config.to_dict()["pretrain_stage"]["fraction"] == 0.2
+
+
+def test_release_and_ablation_keep_the_demos_recipe():
+  """Both write the demo's recipe out (one level of inheritance): optimizer and stages as
+  configs/demo.py's, but for the fields each docstring names."""
+  from configs import ablation, demo, release  # pylint: disable=g-import-not-at-top
+  recipe = demo.get_config()
+  released = release.get_config()
+  assert released.optimizer.to_dict() == recipe.optimizer.to_dict()
+  assert released.model.conv_grads == recipe.model.conv_grads == "xla"
+  assert released.model.width == recipe.model.width
+  recipe.stages.joint.ssim_weight = release.SSIM_WEIGHT
+  assert released.stages.to_dict() == recipe.stages.to_dict()
+  ablated = ablation.get_config()
+  assert ablated.optimizer.to_dict() == demo.get_config().optimizer.to_dict()
+  recipe = demo.get_config()
+  recipe.stages.hdr.fraction, recipe.stages.joint.fraction = 1 / 3, 2 / 3
+  assert ablated.stages.to_dict() == recipe.stages.to_dict()
