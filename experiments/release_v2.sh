@@ -6,6 +6,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=${ROOT:-runs}
-MANUAL=${MANUAL:-/work/shared/data}
 python train.py --config=release_v2 --workdir="$ROOT/release_v2" "$@"
 python -m drht_jax.export --workdir="$ROOT/release_v2" --output="${OUTPUT:-pretrained}"
