@@ -21,8 +21,8 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from drht_jax import baselines, checkpointing, evaluate, inference  # noqa: E402
-from drht_jax import input_pipeline, learned_baselines, visualize  # noqa: E402
+from drht_jax import checkpointing, evaluate, inference  # noqa: E402
+from drht_jax import input_pipeline, visualize  # noqa: E402
 
 
 def read_scores(path):
@@ -47,16 +47,6 @@ def worst(scores, count):
                    methods[evaluate.DRHT], best, others[best]))
   ranked.sort()
   return [(ident, drht, best, score) for _, ident, drht, best, score in ranked[:count]]
-
-
-def method_output(name, ldr, drht):
-  if name == evaluate.DRHT:
-    return drht
-  if name in baselines.BASELINES:
-    return baselines.BASELINES[name](ldr)
-  if name in learned_baselines.LEARNED:
-    return learned_baselines.LEARNED[name](ldr)
-  raise ValueError(f"no way to redraw method {name!r}")
 
 
 def main(argv=None):
@@ -91,9 +81,11 @@ def main(argv=None):
     if example["id"] not in wanted:
       continue
     ldr = example["ldr"]
-    drht = inference.correct_batch(model, variables, [ldr])[0][0]
-    best = method_output(wanted[example["id"]][0], ldr, drht)
-    rows[example["id"]] = [visualize.fit_box(x, *args.cell) for x in (ldr, drht, best, example["ldr_gt"])]
+    drht, radiance = inference.correct_batch(model, variables, [ldr])
+    name = wanted[example["id"]][0]
+    best = drht[0] if name == evaluate.DRHT else evaluate.method_output(name, ldr, radiance[0])
+    cells = (ldr, drht[0], best, example["ldr_gt"])
+    rows[example["id"]] = [visualize.fit_box(x, *args.cell) for x in cells]
   columns = [np.stack([rows[ident][j] for ident, *_ in cases]) for j in range(4)]
   visualize.save_grid(args.output, columns)
   print(f"wrote {args.output}: rows worst first; columns input | DRHT | best other method | "
