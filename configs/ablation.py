@@ -5,6 +5,8 @@ width and batch 32. Each ablation row changes one field.
     python train.py --config=ablation --workdir=runs/ablations/recipe
     python experiments/ablate.py --preset=gpu          # every row, then the table
 3,000 steps of batch 32: a minute or two of an H200 per row, hours on a 2-core CPU.
+`--config=ablation:real` adds the release's real data: half of every batch real exposure-stack
+frames (`exposure_stacks:train`, the fused reference as f2's target), as configs/release_v2.py.
 """
 
 import ml_collections
@@ -12,7 +14,10 @@ import ml_collections
 from configs import default
 
 
-def get_config():
+def get_config(arg=None):
+  """`arg`: None, or 'real' for the real-exposure mixture (module docstring)."""
+  if arg not in (None, "", "real"):
+    raise ValueError(f"configs/ablation.py: unknown argument {arg!r}; expected 'real' or none")
   config = default.get_config()
   config.data.dataset = "rendered/full"
   config.total_steps = 3_000
@@ -37,4 +42,6 @@ def get_config():
       "hdr": default.stage("hdr", fraction=1 / 3, supervision=default.all_at_once(("f1",))),
       "joint": joint,
   })
+  if arg == "real":
+    config.data.mixture = default.real_stacks_mixture()
   return config

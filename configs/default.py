@@ -40,6 +40,14 @@ def all_at_once(trainable=("f1", "f2")):
   return sup
 
 
+def real_stacks_mixture(share=0.5, manual_dir="/work/shared/data"):
+  """`data.mixture` giving `share` of every batch to real exposure-stack frames
+  (`exposure_stacks:train`: real frames in, the stack's fusion as f2's target, its merged HDR as
+  f1's). `manual_dir`: the development set's parent folder on the project machines."""
+  return ml_collections.ConfigDict({"exposure_stacks": dict(
+      dataset="exposure_stacks", train_split="train", share=share, manual_dir=manual_dir)})
+
+
 def stage(loss, fraction=1.0, eps=EPS, supervision=None, ssim_weight=0.0):
   """One training stage. `loss`: 'hdr' (Eq. 2 on f1 alone) | 'joint' (Eq. 4 with `eps`, plus
   `ssim_weight` times 1 - SSIM of the output: 0 in the paper, see losses.joint_loss)."""
@@ -57,15 +65,20 @@ def model_config():
       fusion="add_mul",     # skip fusion: 'add_mul' (released: d + e + d*e) | 'concat' (+1x1 conv)
       deconv="subpixel",    # 'subpixel' | 'transpose': same function and parameters, see Deconv
       # decoder upsampling: 'deconv' (the paper's transposed conv, implemented as `deconv`)
-      # | 'resize_conv' (2x resize by `resize_method`, 'nearest' | 'bilinear', then a conv of
-      # the same shapes: no checkerboard on flat regions, see models' docstring). Runs
+      # | 'balanced_deconv' (the same parameters, phases forced to equal tap sums) |
+      # 'resize_conv' (2x resize by `resize_method`, 'nearest' | 'bilinear', then a conv of
+      # the same shapes). The last two keep flat regions flat, see models' docstring. Runs
       # saved before this knob existed read as 'deconv'.
       upsample="deconv",
       resize_method="nearest",
       # 'zeros' (the paper's SAME zero padding) | 'edge' (border pixels repeated) for every
-      # conv except a 'deconv': with 'resize_conv', a constant input then comes out constant
-      # up to the image border too, instead of a zero-padding edge seeping ~100 px inward.
+      # conv except a paper 'deconv': with 'resize_conv' or 'balanced_deconv', a constant
+      # input then comes out constant up to the image border too, instead of a zero-padding
+      # edge seeping ~100 px inward.
       padding="zeros",
+      # True: where the input is clipped in all three channels the output keeps no chroma
+      # (models.neutralize_clipped): blown skies come out neutral, not tinted.
+      clip_neutral=False,
       arch="drht",          # 'drht' | 'single' | 'f2_only' (ablation, models' docstring)
       # compute dtype: 'float32' | 'bfloat16' (mixed precision: convolutions and activations
       # in bfloat16; parameters, optimizer state, BatchNorm statistics (flax reduces in

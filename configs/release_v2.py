@@ -41,9 +41,7 @@ def get_config():
   config.data.dataset = "rendered/small"
   config.data.eval_split = "test_256x512"
   config.data.corruption = "camera"
-  config.data.mixture = ml_collections.ConfigDict({"exposure_stacks": dict(
-      dataset="exposure_stacks", train_split="train", share=0.5,
-      manual_dir="/work/shared/data")})
+  config.data.mixture = default.real_stacks_mixture()
 
   config.model.width = 0.25
   config.model.global_context = True

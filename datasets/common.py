@@ -15,9 +15,6 @@ An LDR-only example (Sun360) has no `hdr`. The corruption of example `example_id
 function of `(seed, example_id)`, so rebuilding a data set reproduces it bit for bit.
 """
 
-import lzma
-import zlib
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -25,6 +22,8 @@ import tensorflow_datasets as tfds
 
 from drht_jax import hdr
 from drht_jax import recipe
+from drht_jax.formats import common as formats_common
+from drht_jax.formats import scene_codec
 
 # Bump with any change to drht_jax.recipe / hdr's corruption or tone mapping (docs/data.md: versioned
 # TMO).
@@ -42,57 +41,17 @@ RECIPE = ("v4 jax-recipe input=data.corruption(default camera: drht_jax/camera.p
           "ev[-6,3], contrast[0.7,1.4], crf{gamma[1.8,2.6],sigmoid[0.6,1.2]}, clip, 8-bit")
 
 
-class DataError(ValueError):
-  """A data set that cannot be read as it is: the message says what and what to run."""
+DataError = formats_common.DataError
 
 
-# --- Scene storage: radiance as log2 codes in uint16, deltas along rows, byte planes, LZMA.
-# code 0 = radiance <= 2**LOG2_MIN (stored as 0); code k >= 1 = 2 ** (LOG2_MIN + k / STEPS).
-# Codes of 1/256 stop span 2**-32 .. 2**127 (float32's range; no clipping in practice). Relative error
-# <= 2**(1/512) - 1 = 1.4e-3 (measured in tests/test_rendered.py), below an 8-bit step
-# (1/255 = 3.9e-3 of white; more in the shadows). Each code is stored as its difference to its
-# left neighbour (mod 2**16): render noise sets the size (~4 bits per value), the deltas and
-# LZMA shave the rest (measured on `small`: 481 KB per scene at 1/1024 stop with zlib, 332 KB
-# with this codec).
-SCENE_CODEC = "log2-u16-1/256stop-from-2^-32-rowdelta-byteplanes-lzma"
-LOG2_MIN = -32.0
-STEPS_PER_STOP = 256.0
-MAX_CODE = int((127 - LOG2_MIN) * STEPS_PER_STOP)
-_DECODE_LUT = np.exp2(LOG2_MIN + np.minimum(np.arange(65536), MAX_CODE) / STEPS_PER_STOP
-                      ).astype(np.float32)
-_DECODE_LUT[0] = 0.0
-
-
-def encode_radiance(radiance: np.ndarray) -> bytes:
-  """`[H, W, 3]` radiance, finite, >= 0 -> compressed bytes (`SCENE_CODEC`)."""
-  radiance = np.asarray(radiance, np.float32)
-  codes = np.zeros(radiance.shape, np.uint16)
-  positive = radiance > 2.0 ** LOG2_MIN
-  codes[positive] = np.clip(np.round((np.log2(radiance[positive].astype(np.float64)) - LOG2_MIN)
-                                     * STEPS_PER_STOP), 1, MAX_CODE).astype(np.uint16)
-  deltas = np.diff(codes, axis=1, prepend=np.zeros_like(codes[:, :1]))  # wraps mod 2**16
-  planes = deltas.astype("<u2").view(np.uint8).reshape(-1, 2).T  # low bytes, then high bytes
-  return lzma.compress(np.ascontiguousarray(planes).tobytes(), preset=6)
-
-
-def decode_codes(data: bytes, shape) -> np.ndarray:
-  """Compressed bytes -> `shape` uint16 log2 codes (raises lzma.LZMAError / ValueError if
-  bad)."""
-  raw = np.frombuffer(lzma.decompress(data), np.uint8)
-  count = int(np.prod(shape))
-  if raw.size != 2 * count:
-    raise ValueError(f"{raw.size} bytes decoded, {2 * count} expected for {tuple(shape)}")
-  deltas = (raw[:count].astype(np.uint16) | (raw[count:].astype(np.uint16) << 8)).reshape(shape)
-  return np.cumsum(deltas, axis=1, dtype=np.uint16)
-
-
-def codes_to_radiance(codes: np.ndarray) -> np.ndarray:
-  """uint16 log2 codes -> float32 radiance (a table lookup)."""
-  return _DECODE_LUT[codes]
-
-
-def decode_radiance(data: bytes, shape) -> np.ndarray:
-  return codes_to_radiance(decode_codes(data, shape))
+# The scene codec and the example keys live in drht_jax (the loader reads them); re-exported
+# here for the builders.
+SCENE_CODEC = scene_codec.SCENE_CODEC
+encode_radiance = scene_codec.encode_radiance
+decode_codes = scene_codec.decode_codes
+codes_to_radiance = scene_codec.codes_to_radiance
+decode_radiance = scene_codec.decode_radiance
+example_key = recipe.example_key
 
 
 def scene_features() -> tfds.features.FeaturesDict:
@@ -116,13 +75,6 @@ def make_scene_record(radiance: np.ndarray, scene_id: str) -> dict:
   return {"id": scene_id, "radiance": encode_radiance(radiance),
           "height": np.int32(radiance.shape[0]), "width": np.int32(radiance.shape[1]),
           "codec": SCENE_CODEC}
-
-
-def example_key(seed: int, example_id) -> jax.Array:
-  """PRNG key of one example: `fold_in(seed, id)`; a string id is hashed with CRC-32."""
-  if isinstance(example_id, str):
-    example_id = zlib.crc32(example_id.encode("utf-8"))
-  return jax.random.fold_in(jax.random.PRNGKey(seed), np.uint32(example_id))
 
 
 def _corruption_features():

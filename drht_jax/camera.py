@@ -37,6 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from drht_jax import hdr
+from drht_jax import stacks
 
 # --- Parameter ranges (sample_camera draws uniformly, or log-uniformly where noted).
 # (The parametric ranges equal the synthetic recipe's, drht_jax/recipe.py; not imported from
@@ -505,15 +506,14 @@ def noise_report(stack_dir, names, settings, size=256, jpeg_quality=95, seed=0):
 def train_stack_names(stack_dir):
   """The stack folders of `stack_dir` to fit curves on: `stack_dir/train/*` if it has a `train/`
   folder (the `exposure_stacks` layout), else every folder not in the `exposure_stacks` builder's
-  fixed TEST_SCENES (the flat development set: curves never see a test scene). Paths relative
+  fixed `stacks.TEST_SCENES` (the flat development set: curves never see a test scene). Paths relative
   to `stack_dir`, sorted."""
   if os.path.isdir(os.path.join(stack_dir, "train")):
     base = os.path.join(stack_dir, "train")
     return sorted(os.path.join("train", n) for n in os.listdir(base)
                   if os.path.isdir(os.path.join(base, n)))
-  from datasets.exposure_stacks import exposure_stacks  # pylint: disable=import-outside-toplevel
   return sorted(n for n in os.listdir(stack_dir) if os.path.isdir(os.path.join(stack_dir, n))
-                and n not in exposure_stacks.TEST_SCENES)
+                and n not in stacks.TEST_SCENES)
 
 
 # The (full_well, read_noise) grid of the noise report; (1e9, 0) is the noiseless floor (the

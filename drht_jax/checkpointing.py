@@ -1,9 +1,13 @@
 """Orbax checkpoints of a workdir: `workdir/checkpoints/<step>/{state,data}`.
 
-`state` holds the unreplicated training state (step, rng, params, batch_stats, opt_state) as a
-PyTree; `data` holds the Grain iterator state as JSON, so a resumed run reads the same batches.
-Beside them: `config.json` (the config as given) and `run.json` (what the run decided);
-`read_workdir` reads both, old workdirs migrated (`migrate`).
+`state` holds the unreplicated `train_lib.TrainState` as Orbax saves the flax struct (its
+fields step, rng, params, batch_stats, opt_state become the top-level keys); an exported
+inference-only workdir (`export.py`, `pretrained/`) holds step, params and batch_stats only.
+`restore_variables` reads `{'params', 'batch_stats'}` from either (the one place stored state
+layouts are read: `variables_from_state`); `load_groups` copies some groups of them into a new
+run (`config.init_from`). `data` holds the Grain iterator state as JSON, so a resumed run reads
+the same batches. Beside them: `config.json` (the config as given) and `run.json` (what the run
+decided); `read_workdir` reads both, old workdirs migrated (`migrate`).
 Saves are synchronous and atomic (Orbax writes to a temporary folder and renames it when
 complete): a run killed during a save leaves the previous checkpoint as the latest.
 """
@@ -14,11 +18,15 @@ import os
 import re
 from typing import Optional, Tuple
 
+import flax
 import jax
+import jax.numpy as jnp
 import ml_collections
+import numpy as np
 import orbax.checkpoint as ocp
 
 from drht_jax import models
+from drht_jax import supervision
 
 CONFIG_FILE = "config.json"
 RUN_FILE = "run.json"
@@ -56,7 +64,8 @@ def create_manager(workdir: str, max_to_keep: Optional[int] = 3,
 
 
 def save(manager: ocp.CheckpointManager, step: int, state, data_state: Optional[bytes]):
-  """Saves host `state` (a PyTree) and the data iterator state at `step` (blocking)."""
+  """Saves host `state` (a PyTree of NumPy arrays, e.g. a `TrainState` fetched from the
+  devices) and the data iterator state at `step` (blocking)."""
   data = {"iterator": data_state.decode() if data_state is not None else None}
   manager.save(step, args=ocp.args.Composite(state=ocp.args.StandardSave(state),
                                              data=ocp.args.JsonSave(data)), force=True)
@@ -64,8 +73,9 @@ def save(manager: ocp.CheckpointManager, step: int, state, data_state: Optional[
 
 
 def restore(manager: ocp.CheckpointManager, step: int, target):
-  """-> (state shaped like `target`, data iterator state bytes or None)."""
-  abstract = jax.tree_util.tree_map(ocp.utils.to_shape_dtype_struct, target)
+  """-> (state of the same PyTree type as `target`, e.g. a `TrainState`, with host arrays;
+  data iterator state bytes or None). `target` gives the structure, shapes and dtypes."""
+  abstract = jax.tree_util.tree_map(ocp.utils.to_shape_dtype_struct, jax.device_get(target))
   restored = manager.restore(step, args=ocp.args.Composite(
       state=ocp.args.StandardRestore(abstract), data=ocp.args.JsonRestore()))
   iterator = restored["data"]["iterator"]
@@ -169,9 +179,55 @@ def read_run(workdir: str) -> Optional[dict]:
   return read_workdir(workdir)[1]
 
 
-def restore_for_inference(workdir: str, step: Optional[int] = None):
-  """-> (config, model, {'params', 'batch_stats'}, step) from a training workdir."""
-  config = read_config(workdir)
+def variables_from_state(state: dict, source: str = "checkpoint") -> dict:
+  """`{'params', 'batch_stats'}` of a restored `state` item (nested dicts): a training
+  checkpoint (TrainState fields, optimizer state ignored) or an exported one (step, params,
+  batch_stats). Every reader of model variables goes through here."""
+  missing = [k for k in ("params", "batch_stats") if k not in state]
+  if missing:
+    raise ValueError(f"{source}: the checkpoint holds {sorted(state)}, no {missing}")
+  return {"params": state["params"], "batch_stats": state["batch_stats"]}
+
+
+def restore_variables(workdir: str, step: Optional[int] = None):
+  """-> (`{'params', 'batch_stats'}` as host arrays, step) of `workdir`'s checkpoint `step`
+  (latest if None), training or exported (`variables_from_state`)."""
   state, step = restore_raw_state(workdir, step)
-  model = models.create_model(config.model)
-  return config, model, {"params": state["params"], "batch_stats": state["batch_stats"]}, step
+  return variables_from_state(state, checkpoint_dir(workdir)), step
+
+
+def load_groups(workdir: str, groups, params, batch_stats):
+  """Copies the parameters and BatchNorm statistics of `groups` (label prefixes of
+  `supervision.param_labels`, e.g. 'f1') from `workdir`'s latest checkpoint into `params` /
+  `batch_stats` (a new run's `config.init_from`). -> (params, batch_stats). Raises if a copied
+  array is missing or of another shape, or if no parameter matches `groups`."""
+  source, step = restore_variables(workdir)
+  logging.getLogger("absl").info("init_from %s (step %d): groups %s", workdir, step,
+                                 list(groups))
+
+  def copy(target, src, kind):
+    flat_t = flax.traverse_util.flatten_dict(flax.core.unfreeze(target))
+    flat_s = flax.traverse_util.flatten_dict(src)
+    labels = flax.traverse_util.flatten_dict(
+        flax.core.unfreeze(supervision.param_labels(target)))
+    copied = 0
+    for key, value in flat_t.items():
+      if any(labels[key].startswith(g) for g in groups):
+        if key not in flat_s or np.shape(flat_s[key]) != np.shape(value):
+          raise ValueError(f"init_from {workdir}: {kind} {'/'.join(key)} missing or of "
+                           f"another shape (model configs differ?)")
+        flat_t[key] = jnp.asarray(flat_s[key], value.dtype)
+        copied += 1
+    if not copied and kind == "params":
+      raise ValueError(f"init_from {workdir}: no parameter matches groups {list(groups)}")
+    return flax.traverse_util.unflatten_dict(flat_t)
+
+  return (copy(params, source["params"], "params"),
+          copy(batch_stats, source["batch_stats"], "batch_stats"))
+
+
+def restore_for_inference(workdir: str, step: Optional[int] = None):
+  """-> (config, model, {'params', 'batch_stats'}, step) from a training or exported workdir."""
+  config = read_config(workdir)
+  variables, step = restore_variables(workdir, step)
+  return config, models.create_model(config.model), variables, step

@@ -1,7 +1,8 @@
 """What `eval.py` does: evaluate a checkpoint on a test split, or correct a user's photos.
 
 `evaluate_dataset` restores a training workdir's checkpoint (with the config saved next to
-it), runs DRHT and the baselines of docs/measure.md on the same images and writes, under
+it), runs DRHT (`evaluators.predictions`, the evaluation loop training's evaluators use too)
+and the baselines of docs/measure.md on the same images and writes, under
 `workdir/eval/<dataset with / replaced by ->-<split>/`:
   report.md       the paper's Table 1 layout (method | PSNR | SSIM | FSIM | perceptual), plus
                   f1's HDR estimate vs the ground-truth HDR (PU21-PSNR/SSIM, log RMSE) when
@@ -22,15 +23,15 @@ import json
 import os
 import sys
 import time
-from typing import Dict, Iterable, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import jax
 import numpy as np
 import tqdm
 
 from drht_jax import baselines as baselines_lib
-from drht_jax import checkpointing, hdr, imageio_utils, inference, input_pipeline, metrics
-from drht_jax import learned_baselines
+from drht_jax import checkpointing, evaluators, hdr, imageio_utils, inference, input_pipeline
+from drht_jax import learned_baselines, metrics
 
 DRHT = "drht"
 F1_REINHARD = "f1_reinhard"
@@ -129,18 +130,6 @@ def has_hdr(example) -> bool:
   return bool(np.any(np.asarray(example["hdr"]) > 0))
 
 
-def _batches(examples: Iterable[dict], batch_size: int):
-  """Groups consecutive examples of one image size into lists of <= batch_size."""
-  batch = []
-  for example in examples:
-    if batch and (len(batch) == batch_size or example["ldr"].shape != batch[0]["ldr"].shape):
-      yield batch
-      batch = []
-    batch.append(example)
-  if batch:
-    yield batch
-
-
 # --- Data set evaluation.
 
 
@@ -184,10 +173,9 @@ def evaluate_dataset(workdir: str, dataset: Optional[str] = None, split: Optiona
   examples = input_pipeline.eval_examples(data_config, split, max_images)
   progress = tqdm.tqdm(desc=f"eval {data_config.dataset}:{split}", unit="img",
                        total=max_images, file=sys.stderr)
-  for batch in _batches(examples, batch_size):
-    start = time.perf_counter()
-    corrected, radiance = inference.correct_batch(model, variables, [e["ldr"] for e in batch])
-    seconds[DRHT] += time.perf_counter() - start
+  for batch, corrected, radiance, forward_seconds in evaluators.predictions(
+      model, variables, examples, batch_size):
+    seconds[DRHT] += forward_seconds
     for k, example in enumerate(batch):
       outputs = {DRHT: corrected[k]}
       for name in methods[:-1]:  # the last is DRHT, run above

@@ -2,7 +2,8 @@
 
     python -m drht_jax.export --workdir=runs/release_ft --output=pretrained [--step=N]
 
-Writes `<output>/config.json` (the run's config) and `<output>/checkpoints/<step>/state` with
+Writes `<output>/config.json` (the run's config), its `run.json` when the workdir has one, and
+`<output>/checkpoints/<step>/state` with
 only `step`, `params` and `batch_stats` (no optimizer state, no data iterator: about a third
 of a training checkpoint), which `eval.py --workdir=<output>` restores like any workdir.
 Accepts a workdir or a folder of `.npz` arrays written by `save_npz` (how a model trained on
@@ -47,8 +48,8 @@ def load(source: str, step: Optional[int] = None):
   if os.path.exists(os.path.join(source, NPZ_FILE)):
     return load_npz(source)
   config = checkpointing.read_config(source)
-  state, step = checkpointing.restore_raw_state(source, step)
-  return config, {"params": state["params"], "batch_stats": state["batch_stats"]}, step
+  variables, step = checkpointing.restore_variables(source, step)
+  return config, variables, step
 
 
 def to_host(variables: dict) -> dict:
@@ -64,12 +65,15 @@ def export(source: str, output: str, step: Optional[int] = None) -> str:
   tmp = output.rstrip("/") + ".tmp-export"
   shutil.rmtree(tmp, ignore_errors=True)
   checkpointing.write_config(tmp, config)
+  run_record = os.path.join(source, checkpointing.RUN_FILE)
+  if os.path.exists(run_record):    # what the run decided (its stages) travels with it
+    shutil.copyfile(run_record, os.path.join(tmp, checkpointing.RUN_FILE))
   manager = checkpointing.create_manager(tmp, max_to_keep=1)
   state = {"step": np.int32(step), **to_host(variables)}
   checkpointing.save(manager, step, state, None)
   manager.close()
-  keep = [f for f in os.listdir(output) if f not in ("checkpoints", checkpointing.CONFIG_FILE)
-          ] if os.path.isdir(output) else []
+  written = ("checkpoints", checkpointing.CONFIG_FILE, checkpointing.RUN_FILE)
+  keep = [f for f in os.listdir(output) if f not in written] if os.path.isdir(output) else []
   for name in keep:   # report.md, example images, ... stay
     shutil.move(os.path.join(output, name), os.path.join(tmp, name))
   shutil.rmtree(output, ignore_errors=True)

@@ -38,7 +38,8 @@ close to, not bit-equal with, the untiled result (tests/test_inference.py bounds
 Outputs per image: the corrected LDR `I_hat` clipped to [0, 1], and f1's HDR estimate
 `S_full = hdr.inverse_gamma(S_hat)` (linear radiance >= 0, relative scale).
 
-Forward functions are compiled ahead of time and cached per (model, input shape): see
+`forward` is the project's one network call in eval mode (inference, evaluation, training's
+image grids); here it is compiled ahead of time and cached per (model, input shape): see
 `compiled_shapes()`.
 """
 
@@ -76,25 +77,36 @@ DEFAULT_EPS = 1e-4
 # ~strip_rows x W x 24 float32 of coefficients at a time).
 DEFAULT_STRIP_ROWS = 256
 
-# (model, padded input shape) -> compiled `variables, ldr -> (corrected, radiance)`.
+# (model, padded input shape) -> `forward` compiled for it: `variables, ldr -> outputs`.
 _COMPILED: Dict[tuple, Callable] = {}
 
 
-def _forward(model, variables, ldr):
-  out = model.apply(variables, ldr, train=False)
-  return jnp.clip(out["i_hat"], 0.0, 1.0), hdr.inverse_gamma(out["s_hat"])
+@functools.partial(jax.jit, static_argnums=(0,))
+def forward(model, variables, ldr):
+  """DRHT in eval mode (BatchNorm on its running statistics): `ldr` `[B, H, W, 3]` in [0, 1]
+  (H, W multiples of 32) -> `{"s_hat": f1's output (Eq. 2 domain), "i_hat": f2's corrected
+  LDR, ~[0, 1] unclipped}`, both `[B, H, W, 3]`. `variables`: `{'params', 'batch_stats'}`."""
+  return model.apply(variables, ldr, train=False)
+
+
+def outputs_to_images(outputs):
+  """`forward`'s outputs -> `(corrected = i_hat clipped to [0, 1], radiance = S_full, f1's
+  linear HDR >= 0)`, NumPy float32 of the same shape."""
+  return (np.clip(np.asarray(outputs["i_hat"]), 0.0, 1.0),
+          np.asarray(hdr.inverse_gamma(outputs["s_hat"])))
 
 
 def _compiled_forward(model, variables, shape: Tuple[int, ...]):
+  """`forward` compiled for inputs of `shape`, as `(variables, ldr) -> (corrected,
+  radiance)` (`outputs_to_images`); one compilation per (model, shape)."""
   key = (model, tuple(shape))
   fn = _COMPILED.get(key)
   if fn is None:
     abstract_vars = jax.tree_util.tree_map(
         lambda x: jax.ShapeDtypeStruct(np.shape(x), jnp.result_type(x)), variables)
-    fn = jax.jit(lambda v, x: _forward(model, v, x)).lower(
-        abstract_vars, jax.ShapeDtypeStruct(shape, jnp.float32)).compile()
+    fn = forward.lower(model, abstract_vars, jax.ShapeDtypeStruct(shape, jnp.float32)).compile()
     _COMPILED[key] = fn
-  return fn
+  return lambda v, x: outputs_to_images(fn(v, x))
 
 
 def compiled_shapes(model=None) -> list:

@@ -13,7 +13,7 @@ must come from storage:
   uniform fraction `data.crop_scale` of the scene, or the whole scene with probability
   `data.whole_scene_prob`), area-resized to `image_size`, a random flip and a fresh corruption
   (`data.corruption`), with the ground truth tone-mapped over that same field of view
-  (`recipe.scene_example`, `common.RECIPE`).
+  (`recipe.scene_example`, `datasets.common.RECIPE`).
 - example records (`city_scene`, `sun360`: stored ldr / ldr_gt / hdr): the stored arrays; on
   the device, a random crop and flip (`recipe.crop_example`).
 Each example's key is folded from (seed, batch number, global example position), so a batch is
@@ -52,9 +52,9 @@ import ml_collections
 import numpy as np
 import tensorflow_datasets as tfds
 
-from datasets import common
-from datasets.common import DataError  # pylint: disable=unused-import  (re-exported)
 from drht_jax import recipe
+from drht_jax.formats import scene_codec
+from drht_jax.formats.common import DataError  # pylint: disable=unused-import  (re-exported)
 
 # Data set name -> module whose import registers its TFDS builder.
 BUILDER_MODULES = {
@@ -180,11 +180,11 @@ def scene_codes(record, origin: str = "", rebuild: str = "") -> np.ndarray:
   if codes is not None:
     _SCENE_CACHE.move_to_end(key)
     return codes
-  codec = _text(record.get("codec", common.SCENE_CODEC))
+  codec = _text(record.get("codec", scene_codec.SCENE_CODEC))
   try:
-    if codec != common.SCENE_CODEC:
+    if codec != scene_codec.SCENE_CODEC:
       raise ValueError(f"unknown codec {codec!r}")
-    codes = common.decode_codes(data, (int(record["height"]), int(record["width"]), 3))
+    codes = scene_codec.decode_codes(data, (int(record["height"]), int(record["width"]), 3))
   except (lzma.LZMAError, EOFError, ValueError) as e:
     raise DataError(f"{origin or 'data set'}: scene record {ident} is corrupt ({e}); delete the "
                     f"data set's folder and rebuild it{': ' + rebuild if rebuild else ''}"
@@ -362,7 +362,7 @@ def _examples_fn(kind: str, size, flip: bool, scale_range, whole_prob, corruptio
   record `slots[j]` of it (the whole data set on the device path, the batch's own records on
   the host path), `indices[j]` its record index, `positions[j]` its global position in the
   step's batch (which, with the step, keys it)."""
-  lut = jnp.asarray(common._DECODE_LUT)  # pylint: disable=protected-access  (the codec's table)
+  lut = jnp.asarray(scene_codec.DECODE_LUT)
 
   def examples(data, slots, indices, positions, base_key, frozen_key, step):
     keys = recipe.example_keys(base_key, step, positions)
@@ -703,9 +703,9 @@ def eval_examples(data_config, split: str, max_examples: Optional[int] = None) -
     record = source[index]
     ident = _text(record.get("id", str(index)))
     if is_scene(record):
-      radiance = common.codes_to_radiance(
+      radiance = scene_codec.codes_to_radiance(
           scene_codes(record, origin, prepare_command(data_config.dataset)))
-      out = jax.device_get(_test_example(radiance, common.example_key(seed, ident), size,
+      out = jax.device_get(_test_example(radiance, recipe.example_key(seed, ident), size,
                                          data_config.get("corruption", "parametric")))
     else:
       out = to_float(record)

@@ -10,6 +10,11 @@ a residual skip from the net's input to its output (the learned branch predicts 
 
 H and W must be multiples of 32 (five stride-2 levels).
 
+In code: one `EncoderDecoder` whose conv, upsampling and BatchNorm layers come in as
+ModuleDefs (`functools.partial`s of `Conv`, `Deconv` / `ResizeConv` and `nn.BatchNorm`, built
+from the model config by `_Net.layers`); f1, f2 and the `single` net are thin `_Net`s around it
+that add their residual skips, and DRHT chains them. `_Net` declares the config's fields once.
+
 Selectable (`config.model`, defaults in configs/default.py `model_config`):
 - upsampling of the decoder (`upsample`): 'deconv', the paper's stride-2 transposed conv
   (`deconv` = 'subpixel' | 'transpose' picks its implementation), or 'resize_conv', a 2x
@@ -19,7 +24,10 @@ Selectable (`config.model`, defaults in configs/default.py `model_config`):
   constant input comes out as a 2-pixel periodic pattern, compounded over five levels into
   the 16-32 px tiles measured on flat regions (docs/flat: issue 17); a resized constant map
   stays constant and so does every conv of it away from the border (and up to it with
-  `padding` = 'edge': repeated border pixels instead of zeros).
+  `padding` = 'edge': repeated border pixels instead of zeros). 'balanced_deconv' keeps the
+  transposed conv and its parameters but uses the nearest kernel whose phases have equal tap
+  sums (`balance_phases`): a constant map stays constant, and a trained 'deconv' checkpoint
+  loads into it unchanged (docs/ablations.md measures both fixes).
 - architecture (`arch`, the central-claim ablation of docs/ablations.md): 'drht' (above),
   'single' (one encoder-decoder from the LDR input straight to the target, widths scaled to
   DRHT's parameter count) or 'f2_only' (f2 alone on `log(display_decode(I) + delta)`, the
@@ -30,6 +38,8 @@ Selectable (`config.model`, defaults in configs/default.py `model_config`):
   supervision's groups (supervision.py) apply unchanged.
 """
 
+import dataclasses
+import functools
 from typing import Any, Optional, Sequence
 
 import flax.linen as nn
@@ -48,6 +58,10 @@ PAPER_KERNELS = (9, 5, 3, 3, 3, 3)
 RELEASED_KERNELS = (1, 7, 5, 3, 3, 3)
 NUM_LEVELS = len(WIDTHS)
 SIZE_MULTIPLE = 2 ** (NUM_LEVELS - 1)
+
+# A Module class or a functools.partial of one (flax examples' convention): the layers an
+# EncoderDecoder is built from.
+ModuleDef = Any
 
 # He-style truncated normal (the paper: "truncated normal initializer"), scaled by fan-in so
 # that 6-level nets start with unit-variance activations at any width.
@@ -106,6 +120,31 @@ def subpixel_kernel(kernel, stride: int):
 PADDINGS = ("zeros", "edge")
 
 
+def phase_masks(kernel_size: int, stride: int):
+  """`[s*s, k, k]` 0/1 masks of a SAME stride-s transposed conv's kernel taps by the output
+  phase (rh, rw) they feed (`subpixel_kernel`'s bookkeeping): every tap feeds exactly one."""
+  pad = transpose_padding(kernel_size, stride)[0]
+  phase = [(pad - t) % stride for t in range(kernel_size)]   # r + t - pad = 0 (mod s)
+  masks = np.zeros((stride, stride, kernel_size, kernel_size), np.float32)
+  for th in range(kernel_size):
+    for tw in range(kernel_size):
+      masks[phase[th], phase[tw], th, tw] = 1.0
+  return masks.reshape(stride * stride, kernel_size, kernel_size)
+
+
+def balance_phases(kernel, stride: int):
+  """The transposed-conv kernel `[k, k, Cin, Cout]` nearest (least squares) to `kernel` whose
+  s*s output phases have equal tap sums for every (Cin, Cout): a constant input then gives
+  every phase the same output, so no stride-s checkerboard (issue 17) can appear on flat
+  regions, whatever the weights are trained to. Each phase's excess over the mean phase sum
+  is taken off its own taps in equal parts (the orthogonal projection onto that subspace)."""
+  masks = jnp.asarray(phase_masks(kernel.shape[0], stride))[..., None, None]  # [P,k,k,1,1]
+  sums = jnp.sum(masks * kernel, axis=(1, 2), keepdims=True)                   # [P,1,1,I,O]
+  counts = jnp.sum(masks, axis=(1, 2), keepdims=True)
+  excess = (sums - jnp.mean(sums, axis=0, keepdims=True)) / counts
+  return kernel - jnp.sum(masks * excess, axis=0)
+
+
 def _same_conv(x, kernel, stride, padding, conv_grads, dtype):
   """SAME conv of `x` `[B,H,W,Cin]`: 'zeros' pads with zeros (the paper's, XLA's SAME);
   'edge' repeats the border pixels into the same margins, so a constant map stays exactly
@@ -149,6 +188,9 @@ class Deconv(nn.Module):
   Parameters `kernel` `[k, k, Cin, Cout]` and `bias` `[Cout]` are the same whichever `impl`
   runs: 'transpose' calls `lax.conv_transpose`; 'subpixel' runs one ordinary conv with s*s*Cout
   outputs and a depth-to-space shuffle (equal to float32 rounding, much faster on XLA CPU).
+  `balanced`: the kernel used is `balance_phases(kernel)` (same parameters, a constant in
+  gives a constant out). `padding` 'edge' (subpixel form only) repeats the input's border
+  instead of the transposed conv's implicit zeros.
   """
   features: int
   kernel_size: int
@@ -156,20 +198,31 @@ class Deconv(nn.Module):
   impl: str = "subpixel"
   dtype: Any = jnp.float32
   conv_grads: str = "xla"
+  balanced: bool = False
+  padding: str = "zeros"
 
   @nn.compact
   def __call__(self, x):
     k, s = self.kernel_size, self.stride
     kernel = self.param("kernel", kernel_init, (k, k, x.shape[-1], self.features))
     bias = self.param("bias", nn.initializers.zeros, (self.features,))
+    if self.balanced:
+      kernel = balance_phases(kernel, s)
     x, bias = x.astype(self.dtype), bias.astype(self.dtype)
+    if self.padding not in PADDINGS:
+      raise ValueError(f"unknown padding {self.padding!r}; expected one of {PADDINGS}")
+    if self.padding == "edge" and self.impl != "subpixel":
+      raise ValueError("Deconv: padding='edge' needs impl='subpixel' (the same function)")
     if self.impl == "transpose":
       y = jax.lax.conv_transpose(x, kernel.astype(self.dtype), (s, s), "SAME",
                                  dimension_numbers=("NHWC", "HWIO", "NHWC"))
     elif self.impl == "subpixel":
       big, (lo, hi) = subpixel_kernel(kernel, s)  # float32, cast inside conv2d
-      y = conv.conv2d(x, big, (1, 1), ((-lo, hi), (-lo, hi)), grads=self.conv_grads,
-                      compute_dtype=self.dtype)
+      pads = ((-lo, hi), (-lo, hi))
+      if self.padding == "edge":
+        x = jnp.pad(x, ((0, 0), *pads, (0, 0)), mode="edge")
+        pads = ((0, 0), (0, 0))
+      y = conv.conv2d(x, big, (1, 1), pads, grads=self.conv_grads, compute_dtype=self.dtype)
       b, h, w, _ = y.shape
       y = y.reshape(b, h, w, s, s, self.features).transpose(0, 1, 3, 2, 4, 5)
       y = y.reshape(b, h * s, w * s, self.features)
@@ -213,82 +266,76 @@ class ResizeConv(nn.Module):
     return y + bias.astype(self.dtype)
 
 
-UPSAMPLES = ("deconv", "resize_conv")
+UPSAMPLES = ("deconv", "balanced_deconv", "resize_conv")
+FUSIONS = ("add_mul", "concat")
 
 
 class EncoderDecoder(nn.Module):
-  """The shared body of f1 and f2: `[B, H, W, Cin] -> [B, H, W, out_features]` float32.
+  """The one encoder-decoder of every net (f1, f2, the `single` net): `[B, H, W, Cin] ->
+  [B, H, W, out_features]` float32, H and W multiples of 2 ** (len(widths) - 1).
+
+  Encoder level i (i = 0 finest): `conv` of `widths[i]` x `kernels[i]`, stride 1 at i = 0 and
+  2 below, then `norm` + ELU. Decoder level j mirrors encoder level i = levels - 1 - j:
+  `upsample` back to level i - 1's width and resolution with level i's kernel, `norm` + ELU,
+  then fused with encoder level i - 1's output e (`fusion`): 'add_mul' d + e + d * e (the
+  released code's), 'concat' [d, e] through a 1x1 `conv` + `norm` + ELU. A last stride-1 `conv`
+  (the counterpart of encoder_0: a transposed conv at stride 1 is a conv) maps to
+  `out_features`, with no norm or ELU so the branch can take any sign.
+
+  The layers come in as ModuleDefs (`_Net.layers` builds them from the model config):
+  `conv(features, kernel_size, stride, kernel_init=...)` and `upsample(features, kernel_size)`
+  (2x), both casting to their compute dtype, and `norm()`, a BatchNorm taking
+  `use_running_average` at call.
 
   Returns the learned branch only (the caller adds its residual skip). Layer names give the
-  parameter groups of hierarchical supervision: `encoder_<i>` (i = 0 finest), and
-  `decoder_<j>` with j = 0 the coarsest deconv (next to the bottleneck) up to j = 5, the
-  full-resolution output conv; `decoder_<j>` also holds its skip fusion.
+  parameter groups of hierarchical supervision: `encoder_<i>`, and `decoder_<j>` with j = 0
+  the coarsest upsampling (next to the bottleneck) up to j = levels - 1, the full-resolution
+  output conv; `decoder_<j>` also holds its skip fusion (`decoder_<j>_fuse`).
   """
-  widths: Sequence[int] = WIDTHS
-  kernels: Sequence[int] = PAPER_KERNELS
-  out_features: int = 3
+  widths: Sequence[int]
+  kernels: Sequence[int]
+  conv: ModuleDef
+  upsample: ModuleDef
+  norm: ModuleDef
   fusion: str = "add_mul"
-  deconv: str = "subpixel"
-  dtype: Any = jnp.float32
-  axis_name: Optional[str] = None   # BatchNorm statistics averaged over this pmap axis
-  conv_grads: str = "xla"          # conv gradients, see conv.conv2d
   global_context: bool = False     # see configs/default.py model_config
-  upsample: str = "deconv"         # 'deconv' | 'resize_conv', see the module docstring
-  resize_method: str = "nearest"
-  padding: str = "zeros"           # 'zeros' | 'edge' for every conv but a 'deconv'
-
-  def _bn_elu(self, x, train, name):
-    x = nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5,
-                     dtype=self.dtype, axis_name=self.axis_name if train else None,
-                     name=name)(x)
-    return nn.elu(x)
+  out_features: int = 3
 
   @nn.compact
   def __call__(self, x, train: bool):
-    if self.fusion not in ("add_mul", "concat"):
+    if self.fusion not in FUSIONS:
       raise ValueError(f"unknown fusion {self.fusion!r}; expected 'add_mul' or 'concat'")
-    if self.padding not in PADDINGS:
-      raise ValueError(f"unknown padding {self.padding!r}; expected one of {PADDINGS}")
-    if self.upsample not in UPSAMPLES:
-      raise ValueError(f"unknown upsample {self.upsample!r}; expected one of {UPSAMPLES}")
+
+    def norm_elu(h, name):
+      return nn.elu(self.norm(name=name)(h, use_running_average=not train))
+
     levels = len(self.widths)
     skips = []
-    h = x.astype(self.dtype)
+    h = x
     for i, (width, k) in enumerate(zip(self.widths, self.kernels)):
-      stride = 1 if i == 0 else 2
-      h = Conv(width, k, stride, self.dtype, conv_grads=self.conv_grads,
-               padding=self.padding, name=f"encoder_{i}")(h)
-      h = self._bn_elu(h, train, f"encoder_{i}_bn")
+      h = self.conv(width, k, 1 if i == 0 else 2, name=f"encoder_{i}")(h)
+      h = norm_elu(h, f"encoder_{i}_bn")
       skips.append(h)
     if self.global_context:
-      g = jnp.mean(h.astype(jnp.float32), axis=(1, 2), keepdims=True).astype(self.dtype)
-      g = Conv(self.widths[-1], 1, 1, self.dtype, kernel_init=output_init,
-               conv_grads=self.conv_grads, name=f"encoder_{levels - 1}_global")(g)
-      h = h + nn.elu(g)  # [B,1,1,C] broadcast over the bottleneck's positions
-    # Decoder level j mirrors encoder level i = levels - 1 - j: upsample to level i-1's
-    # resolution with level i's kernel, fuse with encoder level i-1.
+      # The bottleneck's spatial mean (taken in float32) through a 1x1 conv + ELU, `[B,1,1,C]`,
+      # broadcast back over the bottleneck's positions.
+      g = jnp.mean(h.astype(jnp.float32), axis=(1, 2), keepdims=True)
+      g = self.conv(self.widths[-1], 1, 1, kernel_init=output_init,
+                    name=f"encoder_{levels - 1}_global")(g)
+      h = h + nn.elu(g)
     for j in range(levels - 1):
       i = levels - 1 - j
-      if self.upsample == "deconv":
-        h = Deconv(self.widths[i - 1], self.kernels[i], 2, self.deconv, self.dtype,
-                   self.conv_grads, name=f"decoder_{j}")(h)
-      else:
-        h = ResizeConv(self.widths[i - 1], self.kernels[i], 2, self.resize_method, self.dtype,
-                       self.conv_grads, self.padding, name=f"decoder_{j}")(h)
-      h = self._bn_elu(h, train, f"decoder_{j}_bn")
+      h = self.upsample(self.widths[i - 1], self.kernels[i], name=f"decoder_{j}")(h)
+      h = norm_elu(h, f"decoder_{j}_bn")
       e = skips[i - 1]
       if self.fusion == "add_mul":
         h = h + e + h * e
       else:
         h = jnp.concatenate([h, e], axis=-1)
-        h = Conv(self.widths[i - 1], 1, 1, self.dtype, conv_grads=self.conv_grads,
-                 padding=self.padding, name=f"decoder_{j}_fuse")(h)
-        h = self._bn_elu(h, train, f"decoder_{j}_fuse_bn")
-    # The counterpart of encoder_0: a stride-1 layer (a transposed conv at stride 1 is a conv)
-    # to the output channels, no BN/ELU so the residual can be any sign.
-    k0 = self.kernels[0]
-    h = Conv(self.out_features, k0, 1, self.dtype, kernel_init=output_init,
-             conv_grads=self.conv_grads, padding=self.padding, name=f"decoder_{levels - 1}")(h)
+        h = self.conv(self.widths[i - 1], 1, 1, name=f"decoder_{j}_fuse")(h)
+        h = norm_elu(h, f"decoder_{j}_fuse_bn")
+    h = self.conv(self.out_features, self.kernels[0], 1, kernel_init=output_init,
+                  name=f"decoder_{levels - 1}")(h)
     return h.astype(jnp.float32)
 
 
@@ -356,59 +403,108 @@ def f2_residual(log_radiance, variant="paper"):
   return hdr.display_encode(jnp.maximum(radiance, hdr.S_HAT_FLOOR))
 
 
-class _Net(nn.Module):
-  """Fields every net shares (see configs/default.py model_config)."""
-  width: float = 1.0
-  fusion: str = "add_mul"
-  deconv: str = "subpixel"
-  dtype: Any = jnp.float32
-  axis_name: Optional[str] = None
-  conv_grads: str = "xla"
-  global_context: bool = False
-  upsample: str = "deconv"
-  resize_method: str = "nearest"
-  padding: str = "zeros"
+CLIP_RAMP = (0.92, 0.98)
 
-  def _body(self, widths, kernels, x, train):
-    return EncoderDecoder(widths, kernels, 3, self.fusion, self.deconv, self.dtype,
-                          self.axis_name, self.conv_grads, self.global_context,
-                          upsample=self.upsample, resize_method=self.resize_method,
-                          padding=self.padding, name="body")(x, train)
+
+def neutralize_clipped(image, ldr, ramp=CLIP_RAMP):
+  """`image` `[B,H,W,3]` with its chroma taken away where the input `ldr` (same shape, in
+  [0,1]) is clipped in all three channels: such a pixel holds no colour, so any colour the
+  net gives it is invented (the cream blown skies of issue 17). The weight ramps linearly
+  from 0 at `min(ldr rgb) = ramp[0]` to 1 at `ramp[1]`; the pixel keeps its mean of RGB."""
+  weight = jnp.clip((jnp.min(ldr, axis=-1, keepdims=True) - ramp[0]) / (ramp[1] - ramp[0]),
+                    0.0, 1.0)
+  grey = jnp.mean(image, axis=-1, keepdims=True)
+  return image + weight * (grey - image)
+
+
+class _Net(nn.Module):
+  """The model config's fields (configs/default.py model_config), declared once: f1, f2, the
+  `single` net and DRHT all take them, and DRHT hands its own on to its nets."""
+  width: float = 1.0               # multiplier on WIDTHS
+  variant: str = "paper"           # f2's layout, 'paper' | 'released' (f1 is always the paper's)
+  fusion: str = "add_mul"          # skip fusion, see EncoderDecoder
+  deconv: str = "subpixel"         # Deconv's impl, 'subpixel' | 'transpose'
+  dtype: Any = jnp.float32         # compute dtype; parameters and outputs stay float32
+  axis_name: Optional[str] = None  # BatchNorm statistics averaged over this pmap axis
+  conv_grads: str = "xla"          # conv gradients, see conv.conv2d
+  global_context: bool = False
+  upsample: str = "deconv"         # 'deconv' | 'balanced_deconv' | 'resize_conv', module doc
+  resize_method: str = "nearest"   # ResizeConv's method
+  padding: str = "zeros"           # 'zeros' | 'edge' for every conv but a paper 'deconv'
+
+  def shared_fields(self):
+    """This net's `_Net` fields, as keywords for another net."""
+    return {name: getattr(self, name) for name in _NET_FIELDS}
+
+  def layers(self):
+    """-> (conv, upsample, norm), the ModuleDefs of `EncoderDecoder` for this config.
+
+    `conv`: `Conv` in `dtype`, padded per `padding`. `upsample`: `Deconv` (`deconv` impl) for
+    'deconv' and 'balanced_deconv', `ResizeConv` (`resize_method`) for 'resize_conv'; the
+    paper's 'deconv' keeps its implicit zero padding whatever `padding` says (the layout v1 /
+    v2 were trained in), the other two follow `padding`. `norm`: BatchNorm (momentum 0.9,
+    epsilon 1e-5) in `dtype`, statistics averaged over `axis_name` when training.
+    """
+    if self.padding not in PADDINGS:
+      raise ValueError(f"unknown padding {self.padding!r}; expected one of {PADDINGS}")
+    if self.upsample not in UPSAMPLES:
+      raise ValueError(f"unknown upsample {self.upsample!r}; expected one of {UPSAMPLES}")
+    compute = dict(dtype=self.dtype, conv_grads=self.conv_grads)
+    conv_def = functools.partial(Conv, padding=self.padding, **compute)
+    if self.upsample == "resize_conv":
+      upsample_def = functools.partial(ResizeConv, method=self.resize_method,
+                                       padding=self.padding, **compute)
+    else:
+      balanced = self.upsample == "balanced_deconv"
+      upsample_def = functools.partial(Deconv, impl=self.deconv, balanced=balanced,
+                                       padding=self.padding if balanced else "zeros", **compute)
+    norm_def = functools.partial(nn.BatchNorm, momentum=0.9, epsilon=1e-5, dtype=self.dtype,
+                                 axis_name=self.axis_name)
+    return conv_def, upsample_def, norm_def
+
+  def encoder_decoder(self, widths, kernels):
+    """This net's `EncoderDecoder` (named `body`, the parameter path every checkpoint has)."""
+    conv_def, upsample_def, norm_def = self.layers()
+    return EncoderDecoder(widths=widths, kernels=kernels, conv=conv_def, upsample=upsample_def,
+                          norm=norm_def, fusion=self.fusion, global_context=self.global_context,
+                          name="body")
+
+
+_NET_FIELDS = tuple(f.name for f in dataclasses.fields(_Net) if f.name not in ("parent", "name"))
 
 
 class HDREstimationNet(_Net):
-  """f1 (Sec. 3.2): LDR `[B,H,W,3]` in [0,1] -> S_hat, gamma-compressed HDR (Eq. 2 domain)."""
+  """f1 (Sec. 3.2): LDR `[B,H,W,3]` in [0,1] -> S_hat `[B,H,W,3]`, gamma-compressed HDR
+  (Eq. 2 domain): the paper's kernels at `scaled_widths(width)`, plus `f1_residual`."""
 
   @nn.compact
   def __call__(self, ldr, train: bool):
     check_image_shape(ldr, "HDREstimationNet input")
-    branch = self._body(scaled_widths(self.width), PAPER_KERNELS, ldr, train)
+    branch = self.encoder_decoder(scaled_widths(self.width), PAPER_KERNELS)(ldr, train)
     return branch + f1_residual(ldr)
 
 
 class LDRCorrectionNet(_Net):
-  """f2 (Sec. 3.3): log radiance `[B,H,W,3]` (>= log(delta)) -> corrected LDR, ~[0,1]."""
-  variant: str = "paper"
+  """f2 (Sec. 3.3): log radiance `[B,H,W,3]` (>= log(delta)) -> corrected LDR `[B,H,W,3]`,
+  ~[0,1]: `variant`'s kernels at `scaled_widths(width)`, plus `f2_residual`."""
 
   @nn.compact
   def __call__(self, log_radiance, train: bool):
     check_image_shape(log_radiance, "LDRCorrectionNet input")
-    kernels = f2_kernels(self.variant)
-    branch = self._body(scaled_widths(self.width), kernels, log_radiance, train)
-    return branch + f2_residual(log_radiance, self.variant)
+    body = self.encoder_decoder(scaled_widths(self.width), f2_kernels(self.variant))
+    return body(log_radiance, train) + f2_residual(log_radiance, self.variant)
 
 
 class DirectNet(_Net):
   """The `single` ablation: LDR `[B,H,W,3]` in [0,1] -> corrected LDR ~[0,1] by one
   encoder-decoder (f2's layout at `single_widths`, DRHT's parameter count) plus the input
   itself as residual skip: no HDR, no log, no f1."""
-  variant: str = "paper"
 
   @nn.compact
   def __call__(self, ldr, train: bool):
     check_image_shape(ldr, "DirectNet input")
     widths = single_widths(self.width, self.variant, self.fusion, self.global_context)
-    return self._body(widths, f2_kernels(self.variant), ldr, train) + ldr
+    return self.encoder_decoder(widths, f2_kernels(self.variant))(ldr, train) + ldr
 
 
 ARCHS = ("drht", "single", "f2_only")
@@ -419,22 +515,16 @@ class DRHT(_Net):
 
   `arch` 'single' / 'f2_only': the ablation nets of the module docstring, same outputs with
   's_hat' = `f1_residual(ldr)` (the linearised input, no parameters)."""
-  variant: str = "paper"
   arch: str = "drht"
+  clip_neutral: bool = False   # `neutralize_clipped` on the output (configs/default.py)
 
   def setup(self):
     if self.arch not in ARCHS:
       raise ValueError(f"unknown arch {self.arch!r}; expected one of {ARCHS}")
-    common = dict(width=self.width, fusion=self.fusion, deconv=self.deconv, dtype=self.dtype,
-                  axis_name=self.axis_name, conv_grads=self.conv_grads,
-                  global_context=self.global_context, upsample=self.upsample,
-                  resize_method=self.resize_method, padding=self.padding)
+    shared = self.shared_fields()
     if self.arch == "drht":
-      self.f1 = HDREstimationNet(**common)
-    if self.arch == "single":
-      self.f2 = DirectNet(variant=self.variant, **common)
-    else:
-      self.f2 = LDRCorrectionNet(variant=self.variant, **common)
+      self.f1 = HDREstimationNet(**shared)
+    self.f2 = DirectNet(**shared) if self.arch == "single" else LDRCorrectionNet(**shared)
 
   def estimate_hdr(self, ldr, train: bool):
     """f1 alone (the `hdr` stage): `[B,H,W,3]` in [0,1] -> S_hat `[B,H,W,3]`."""
@@ -444,35 +534,37 @@ class DRHT(_Net):
     return self.f1(ldr, train)
 
   def __call__(self, ldr, train: bool):
+    check_image_shape(ldr, "DRHT input")
     if self.arch == "single":
-      check_image_shape(ldr, "DRHT input")
-      return {"s_hat": f1_residual(ldr), "i_hat": self.f2(ldr, train)}
-    if self.arch == "f2_only":
-      check_image_shape(ldr, "DRHT input")
+      s_hat, i_hat = f1_residual(ldr), self.f2(ldr, train)
+    elif self.arch == "f2_only":
       log_radiance = hdr.log_compress(hdr.display_decode(ldr))
-      return {"s_hat": f1_residual(ldr), "i_hat": self.f2(log_radiance, train)}
-    s_hat = self.f1(ldr, train)
-    log_radiance = hdr.log_compress(hdr.inverse_gamma(s_hat))
-    return {"s_hat": s_hat, "i_hat": self.f2(log_radiance, train)}
+      s_hat, i_hat = f1_residual(ldr), self.f2(log_radiance, train)
+    else:
+      s_hat = self.f1(ldr, train)
+      i_hat = self.f2(hdr.log_compress(hdr.inverse_gamma(s_hat)), train)
+    if self.clip_neutral:
+      i_hat = neutralize_clipped(i_hat, ldr)
+    return {"s_hat": s_hat, "i_hat": i_hat}
+
+
+# Model config keys added after runs were saved: a run without one gets DRHT's default for
+# it, the behaviour that run was trained with.
+LATER_KEYS = ("global_context", "upsample", "resize_method", "padding", "arch", "clip_neutral")
+DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
 
 
 def create_model(model_config, axis_name: Optional[str] = None) -> DRHT:
   """The one place a model config becomes a module. `axis_name`: pmap axis for BatchNorm.
-  Keys added after runs were saved (`upsample`, `resize_method`, `padding`, `arch`,
-  `global_context`)
-  default to the behaviour of those runs."""
-  dtypes = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
-  if model_config.dtype not in dtypes:
-    raise ValueError(f"unknown model dtype {model_config.dtype!r}; expected one of {list(dtypes)}")
+  Keys missing from runs saved before they existed (`LATER_KEYS`) take the field defaults."""
+  if model_config.dtype not in DTYPES:
+    raise ValueError(f"unknown model dtype {model_config.dtype!r}; expected one of {list(DTYPES)}")
+  later = {f.name: model_config.get(f.name, f.default)
+           for f in dataclasses.fields(DRHT) if f.name in LATER_KEYS}
   return DRHT(variant=model_config.variant, width=model_config.width,
               fusion=model_config.fusion, deconv=model_config.deconv,
-              dtype=dtypes[model_config.dtype], axis_name=axis_name,
-              conv_grads=_conv_grads(model_config),
-              global_context=model_config.get("global_context", False),
-              upsample=model_config.get("upsample", "deconv"),
-              resize_method=model_config.get("resize_method", "nearest"),
-              padding=model_config.get("padding", "zeros"),
-              arch=model_config.get("arch", "drht"))
+              dtype=DTYPES[model_config.dtype], axis_name=axis_name,
+              conv_grads=_conv_grads(model_config), **later)
 
 
 def _conv_grads(model_config) -> str:

@@ -26,8 +26,11 @@ example, so a batch is a function of the seed and its step only: same seed -> sa
 a resumed run (the step restored) makes the same examples.
 """
 
+import zlib
+
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from drht_jax import hdr
 
@@ -186,6 +189,13 @@ def data_key(seed: int, stream: int = 0):
   gives each further source of a data mixture its own keys (`input_pipeline.Mixture`)."""
   key = jax.random.fold_in(jax.random.PRNGKey(seed), _DATA_SALT)
   return jax.random.fold_in(key, stream) if stream else key
+
+
+def example_key(seed: int, example_id) -> jax.Array:
+  """PRNG key of one example: `fold_in(seed, id)`; a string id is hashed with CRC-32."""
+  if isinstance(example_id, str):
+    example_id = zlib.crc32(example_id.encode("utf-8"))
+  return jax.random.fold_in(jax.random.PRNGKey(seed), np.uint32(example_id))
 
 
 def example_keys(base_key, step, indices):

@@ -46,6 +46,18 @@ from scipy.sparse import linalg as sparse_linalg
 
 from drht_jax import hdr
 
+# The fixed split of the development set (/work/shared/data/brackets/, 79 scenes): every 4th
+# scene of each source in name order, starting at the third (11 of 46 deepfuse_, 8 of 33
+# forth_). Part of the data set's definition: do not change in 1.x.
+TEST_SCENES = (
+    "deepfuse_Seq_11", "deepfuse_Seq_15", "deepfuse_Seq_19", "deepfuse_Seq_23",
+    "deepfuse_Seq_27", "deepfuse_Seq_31", "deepfuse_Seq_35", "deepfuse_Seq_39",
+    "deepfuse_Seq_69", "deepfuse_Seq_73", "deepfuse_Seq_77",
+    "forth_Colorcheckers", "forth_FORTH1", "forth_Flowers", "forth_Knossos2", "forth_Knossos6",
+    "forth_LowerLewisFalls", "forth_RevelStoke", "forth_TestChart1",
+)
+
+
 # 8-bit levels a pixel must lie in, in both frames of a pair, to count in a ratio estimate.
 LOW, HIGH = 10, 235
 # Levels at or beyond these are treated as clipped by the merge (weight 0).

@@ -1,5 +1,11 @@
 """Training: TrainState, the pmapped train step, the stage loop, checkpoints and logging.
 
+The loop (`train_and_evaluate`) follows google/flax's examples/imagenet: restore or
+initialise, then per step the train step, `clu.periodic_actions.ReportProgress`, logging
+through `clu.metric_writers` (`JsonlWriter` for metrics.jsonl + `TensorBoardXWriter`), the
+config's evaluators (`evaluators.from_config`), image grids, stage switches and checkpoints
+(`checkpointing`: the `TrainState` as it is).
+
 `train_and_evaluate(config, workdir)` runs the stages of `plan_stages(config, decision)` one
 after the other over `config.total_steps` global steps. Each stage has its loss (`hdr`: Eq. 2
 on f1; `joint`: Eq. 4), its parameter groups and hierarchical schedule
@@ -23,6 +29,10 @@ import time
 from typing import Any, NamedTuple, Optional
 
 from absl import logging
+
+from drht_jax import clu_compat  # pylint: disable=unused-import  (before clu, see there)
+from clu import metric_writers  # pylint: disable=wrong-import-order
+from clu import periodic_actions  # pylint: disable=wrong-import-order
 import flax
 import jax
 import jax.numpy as jnp
@@ -31,14 +41,12 @@ import numpy as np
 import optax
 
 from drht_jax import checkpointing
-from drht_jax import hdr
+from drht_jax import evaluators
 from drht_jax import input_pipeline
 from drht_jax import losses
-from drht_jax import metrics
 from drht_jax import models
 from drht_jax import preflight
 from drht_jax import supervision
-from drht_jax import visualize
 
 AXIS = "batch"  # the pmap axis: gradients, losses and BatchNorm statistics are averaged over it
 
@@ -211,12 +219,6 @@ def make_p_train_step(model, tx, stage: Stage, num_devices: Optional[int] = None
   return parallelize(step, num_devices, donate_argnums=(0,))
 
 
-@functools.partial(jax.jit, static_argnums=(0,))
-def predict(model, variables, ldr):
-  """Eval-mode forward: `[B, H, W, 3]` -> {"s_hat", "i_hat"} (running BatchNorm statistics)."""
-  return model.apply(variables, ldr, train=False)
-
-
 # --- State --------------------------------------------------------------------------------
 
 
@@ -227,127 +229,189 @@ def initial_state(config, model, plan, load_init_from: bool = True) -> TrainStat
   variables = models.init_variables(model, init_key, tuple(config.image_size))
   params, batch_stats = variables["params"], variables["batch_stats"]
   if config.init_from and load_init_from:
-    params, batch_stats = load_groups(config.init_from, config.init_from_groups, params,
-                                      batch_stats)
+    params, batch_stats = checkpointing.load_groups(
+        config.init_from, config.init_from_groups, params, batch_stats)
   tx = stage_optimizer(config, plan[0], params)
   return TrainState(step=jnp.zeros([], jnp.int32), rng=train_key, params=params,
                     batch_stats=batch_stats, opt_state=tx.init(params))
 
 
-def load_groups(workdir, groups, params, batch_stats):
-  """Copies the parameters and BatchNorm statistics of `groups` (label prefixes such as
-  'f1') from `workdir`'s latest checkpoint into `params`/`batch_stats`."""
-  source, step = checkpointing.restore_raw_state(workdir)
-  logging.info("init_from %s (step %d): groups %s", workdir, step, list(groups))
-
-  def copy(target, src, kind):
-    flat_t = flax.traverse_util.flatten_dict(flax.core.unfreeze(target))
-    flat_s = flax.traverse_util.flatten_dict(src)
-    labels = flax.traverse_util.flatten_dict(
-        flax.core.unfreeze(supervision.param_labels(target)))
-    copied = 0
-    for key, value in flat_t.items():
-      if any(labels[key].startswith(g) for g in groups):
-        if key not in flat_s or np.shape(flat_s[key]) != np.shape(value):
-          raise ValueError(f"init_from {workdir}: {kind} {'/'.join(key)} missing or of "
-                           f"another shape (model configs differ?)")
-        flat_t[key] = jnp.asarray(flat_s[key], value.dtype)
-        copied += 1
-    if not copied and kind == "params":
-      raise ValueError(f"init_from {workdir}: no parameter matches groups {list(groups)}")
-    return flax.traverse_util.unflatten_dict(flat_t)
-
-  return (copy(params, source["params"], "params"),
-          copy(batch_stats, source["batch_stats"], "batch_stats"))
+def to_host(tree):
+  """The first replica of a replicated PyTree (e.g. the training state), as NumPy arrays on
+  the host: what checkpoints, evaluation and digests read."""
+  return jax.device_get(jax.tree_util.tree_map(lambda x: x[0], tree))
 
 
-def state_dict(state: TrainState) -> dict:
-  """An unreplicated state as the plain dict of host arrays that checkpoints hold."""
-  state = jax.tree_util.tree_map(np.asarray, state)
-  return {"step": state.step, "rng": state.rng, "params": state.params,
-          "batch_stats": state.batch_stats, "opt_state": state.opt_state}
+def host_variables(state: TrainState) -> dict:
+  """`{'params', 'batch_stats'}` of a replicated state's first replica, on the host."""
+  return to_host({"params": state.params, "batch_stats": state.batch_stats})
 
 
-def state_to_host(state: TrainState) -> dict:
-  """First replica of a replicated state, as a `state_dict`."""
-  return state_dict(jax.tree_util.tree_map(lambda x: x[0], state))
+def restore_or_initialize(config, model, plan, manager, train_iter, init_from: str):
+  """The state the run starts from: `manager`'s latest checkpoint (with `train_iter` moved to
+  where it was), else step 0 (`initial_state`, `config.init_from`'s groups copied in when the
+  run's decision `init_from` says "checkpoint ..."). -> unreplicated `TrainState`."""
+  latest = manager.latest_step()
+  state = initial_state(config, model, plan, load_init_from=(
+      latest is None and init_from.startswith("checkpoint")))
+  if latest is None:
+    return state
+  tx = stage_optimizer(config, stage_at(plan, latest), state.params)
+  state, data_state = checkpointing.restore(manager, latest,
+                                            state.replace(opt_state=tx.init(state.params)))
+  if data_state is not None:
+    train_iter.set_state(data_state)
+  logging.info("resumed from %s at step %d", manager.directory, latest)
+  return state
 
 
-def state_from_host(tree: dict) -> TrainState:
-  return TrainState(step=jnp.asarray(tree["step"], jnp.int32), rng=jnp.asarray(tree["rng"]),
-                    params=tree["params"], batch_stats=tree["batch_stats"],
-                    opt_state=tree["opt_state"])
+def replicate_for_stage(config, model, stage: Stage, host_state: TrainState,
+                        fresh_optimizer: bool):
+  """-> (replicated state, the stage's train step). `fresh_optimizer`: a new optimizer state
+  for the stage (a stage starts with one; parameters and statistics carry on)."""
+  tx = stage_optimizer(config, stage, host_state.params)
+  if fresh_optimizer:
+    host_state = host_state.replace(opt_state=tx.init(host_state.params))
+  return flax.jax_utils.replicate(host_state), make_p_train_step(model, tx, stage)
 
 
-# --- Logging ------------------------------------------------------------------------------
+def check_finite(step_metrics, step: int, stage_name: str, manager):
+  """Raises `NonFiniteLossError` naming the step and the last good checkpoint if the loss of
+  step `step` (0-based; `step_metrics["loss"]` `[devices]`) is NaN/Inf."""
+  loss = float(step_metrics["loss"][0])
+  if not np.isfinite(loss):
+    raise NonFiniteLossError(
+        f"loss is {loss} at step {step} (stage {stage_name}); stopping. The last good "
+        f"checkpoint is {manager.latest_step()} in {manager.directory}")
 
 
-class MetricsLog:
-  """`workdir/metrics.jsonl` (one JSON object per logged step) + TensorBoard event files.
+def progress_line(stage_name: str, step: int, total_steps: int, scalars: dict,
+                  eta_seconds: float) -> str:
+  """The line printed at each logged step: losses, speed, ETA, eval PSNR when evaluated."""
+  seconds = int(max(0, eta_seconds))
+  eta = f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+  terms = " ".join(f"{k[5:]} {v:.5f}" for k, v in scalars.items() if k.startswith("loss_"))
+  extra = (f" | eval psnr {scalars['eval_psnr']:.2f} (input {scalars['eval_input_psnr']:.2f})"
+           if "eval_psnr" in scalars else "")
+  return (f"[{stage_name}] step {step}/{total_steps} loss {scalars['loss']:.5f} ({terms}) | "
+          f"{scalars['images_per_sec']:.1f} img/s | ETA {eta}{extra}")
 
-  On resume, lines past the restored step (written by the killed run) are dropped, so the
-  file always describes the run that produced the latest checkpoint."""
 
-  def __init__(self, workdir, resume_step: int, enabled: bool = True):
-    self.path = os.path.join(workdir, "metrics.jsonl")
-    self.enabled = enabled
-    self.tb = None
-    if not enabled:
-      return
-    if os.path.exists(self.path):
-      with open(self.path) as f:
+# --- Metric writers -----------------------------------------------------------------------
+
+
+class JsonlWriter(metric_writers.MetricWriter):
+  """`path` (metrics.jsonl): one JSON object per `write_scalars` call,
+  `{"step": step, **texts written for that step (e.g. "stage"), **scalars}`.
+
+  Constructed with `resume_step`, it first drops the lines past that step (written by a killed
+  run after its last checkpoint), so the file always describes the run that produced the
+  latest checkpoint. Images, videos, audio, histograms, hparams and summaries are not kept."""
+
+  def __init__(self, path: str, resume_step: int):
+    self.path = path
+    self._texts = {}
+    if os.path.exists(path):
+      with open(path) as f:
         kept = [line for line in f if line.strip() and json.loads(line)["step"] <= resume_step]
-      with open(self.path + ".tmp", "w") as f:
+      with open(path + ".tmp", "w") as f:
         f.writelines(kept)
-      os.replace(self.path + ".tmp", self.path)
-    try:
-      from tensorboardX import SummaryWriter  # pylint: disable=g-import-not-at-top
-      self.tb = SummaryWriter(os.path.join(workdir, "tensorboard"))
-    except ImportError:  # event files are a convenience; metrics.jsonl is the record
-      logging.warning("tensorboardX not installed: no TensorBoard event files")
+      os.replace(path + ".tmp", path)
 
-  def write(self, record: dict):
-    if not self.enabled:
-      return
+  def write_texts(self, step, texts):
+    self._texts.setdefault(int(step), {}).update(texts)
+
+  def write_scalars(self, step, scalars):
+    record = {"step": int(step), **self._texts.pop(int(step), {}),
+              **{k: (v.item() if hasattr(v, "item") else v) for k, v in scalars.items()}}
     with open(self.path, "a") as f:
       f.write(json.dumps(record) + "\n")
-    if self.tb is not None:
-      for key, value in record.items():
-        if key != "step" and isinstance(value, (int, float)):
-          self.tb.add_scalar(key, value, record["step"])
-      self.tb.flush()
+
+  def write_summaries(self, step, values, metadata=None):
+    pass
+
+  def write_images(self, step, images):
+    pass
+
+  def write_videos(self, step, videos):
+    pass
+
+  def write_audios(self, step, audios, *, sample_rate):
+    pass
+
+  def write_histograms(self, step, arrays, num_buckets=None):
+    pass
+
+  def write_hparams(self, hparams):
+    pass
+
+  def flush(self):
+    pass  # every record is written (and the file closed) when it arrives
 
   def close(self):
-    if self.tb is not None:
-      self.tb.close()
+    pass
 
 
-def _format_eta(seconds):
-  seconds = int(max(0, seconds))
-  return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+class TensorBoardXWriter(metric_writers.MetricWriter):
+  """TensorBoard event files in `logdir` through tensorboardX (clu's own SummaryWriter needs
+  TensorFlow, which this project does not install): scalars, texts, images
+  (`[H, W, C]` or `[N, H, W, C]`), histograms; other kinds are not written."""
+
+  def __init__(self, logdir: str):
+    from tensorboardX import SummaryWriter  # pylint: disable=g-import-not-at-top
+    self._tb = SummaryWriter(logdir)
+
+  def write_scalars(self, step, scalars):
+    for key, value in scalars.items():
+      self._tb.add_scalar(key, value, step)
+
+  def write_texts(self, step, texts):
+    for key, value in texts.items():
+      self._tb.add_text(key, value, step)
+
+  def write_images(self, step, images):
+    for key, value in images.items():
+      self._tb.add_images(key, value if np.ndim(value) == 4 else value[None], step,
+                          dataformats="NHWC")
+
+  def write_histograms(self, step, arrays, num_buckets=None):
+    for key, value in arrays.items():
+      self._tb.add_histogram(key, np.asarray(value), step, bins=num_buckets or "tensorflow")
+
+  def write_summaries(self, step, values, metadata=None):
+    pass
+
+  def write_videos(self, step, videos):
+    pass
+
+  def write_audios(self, step, audios, *, sample_rate):
+    pass
+
+  def write_hparams(self, hparams):
+    self._tb.add_text("hparams", json.dumps(hparams, default=str, sort_keys=True))
+
+  def flush(self):
+    self._tb.flush()
+
+  def close(self):
+    self._tb.close()
 
 
-def evaluate(model, variables, data_config, split, num_images):
-  """Mean PSNR/SSIM of DRHT and of the uncorrected input on the first `num_images` of
-  `split` (whole images, eval mode). -> dict of floats."""
-  scores = {"psnr": [], "ssim": [], "input_psnr": [], "input_ssim": []}
-  for example in input_pipeline.eval_examples(data_config, split, num_images):
-    ldr, gt = example["ldr"][None], example["ldr_gt"][None]
-    i_hat = jnp.clip(predict(model, variables, ldr)["i_hat"], 0.0, 1.0)
-    scores["psnr"].append(float(metrics.psnr(i_hat, gt)[0]))
-    scores["ssim"].append(float(metrics.ssim(i_hat, gt)[0]))
-    scores["input_psnr"].append(float(metrics.psnr(ldr, gt)[0]))
-    scores["input_ssim"].append(float(metrics.ssim(ldr, gt)[0]))
-  return {f"eval_{k}": float(np.mean(v)) for k, v in scores.items()}
-
-
-def save_image_grid(path, model, variables, batch, count=4):
-  """Columns: input / estimated HDR (tone-mapped) / output / ground truth."""
-  ldr = batch["ldr"][:count]
-  out = predict(model, variables, ldr)
-  radiance = hdr.inverse_gamma(out["s_hat"])
-  visualize.save_grid(path, [ldr, visualize.display_hdr(radiance),
-                             np.clip(np.asarray(out["i_hat"]), 0, 1), batch["ldr_gt"][:count]])
+def create_writers(workdir: str, resume_step: int, is_chief: bool):
+  """-> (writer, tensorboard): on the chief process a `MultiWriter` of `metrics.jsonl`
+  (`JsonlWriter`) and `tensorboard/` event files (`TensorBoardXWriter`; left out with a warning
+  if tensorboardX is missing: metrics.jsonl is the record), and the TensorBoard writer alone
+  (for `ReportProgress`'s speed scalars, kept out of metrics.jsonl) or None. Other processes
+  write nothing."""
+  if not is_chief:
+    return metric_writers.MultiWriter([]), None
+  try:
+    tensorboard = TensorBoardXWriter(os.path.join(workdir, "tensorboard"))
+  except ImportError:
+    logging.warning("tensorboardX not installed: no TensorBoard event files")
+    tensorboard = None
+  jsonl = JsonlWriter(os.path.join(workdir, "metrics.jsonl"), resume_step)
+  return metric_writers.MultiWriter([jsonl] + ([tensorboard] if tensorboard else [])), tensorboard
 
 
 # --- The loop -----------------------------------------------------------------------------
@@ -366,12 +430,11 @@ def initialize_distributed(config):
                              num_processes=dist.num_processes, process_id=dist.process_id)
 
 
-def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
-                       stop_after: Optional[int] = None) -> dict:
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   """Trains (resuming from `workdir`'s latest checkpoint if any) and returns the final
-  summary `{"step", "loss", eval metrics...}`. `stop_after`: return after that many steps of
-  this call (tests use it to emulate an interrupted run). What the run needs (init_from, the
-  user's data files) is checked first, `preflight.SetupError` if missing (preflight.py)."""
+  summary `{"step", "stage", "loss", ..., "digest", eval metrics}`. What the run needs
+  (init_from, the user's data files) is checked first, `preflight.SetupError` if missing
+  (preflight.py); a NaN/Inf loss raises `NonFiniteLossError` before the next checkpoint."""
   models.check_image_shape(np.zeros((1, *config.image_size, 3)), "config.image_size")
   run, notes = preflight.resolve(config, workdir)  # before JAX starts or data is built
   is_chief = jax.process_index() == 0
@@ -387,114 +450,81 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
     checkpointing.write_run(workdir, run_record(run, plan))
   model = models.create_model(config.model, axis_name=AXIS)
   eval_model = models.create_model(config.model)
+  evals = evaluators.from_config(config)
   manager = checkpointing.create_manager(workdir, config.max_to_keep)
-
-  latest = manager.latest_step()
   train_iter = input_pipeline.create_train_iterator(config)
-  host_state = initial_state(config, model, plan, load_init_from=(
-      latest is None and run["init_from"].startswith("checkpoint")))
-  if latest is not None:
-    stage = stage_at(plan, latest)
-    tx = stage_optimizer(config, stage, host_state.params)
-    target = state_dict(host_state.replace(opt_state=tx.init(host_state.params)))
-    tree, data_state = checkpointing.restore(manager, latest, target)
-    host_state = state_from_host(tree)
-    if data_state is not None:
-      train_iter.set_state(data_state)
-    logging.info("resumed from %s at step %d", checkpointing.checkpoint_dir(workdir), latest)
+  host_state = restore_or_initialize(config, model, plan, manager, train_iter,
+                                     run["init_from"])
   start_step = int(host_state.step)
-  log = MetricsLog(workdir, start_step, enabled=is_chief)
-
+  writer, tensorboard = create_writers(workdir, start_step, is_chief)
+  report_progress = periodic_actions.ReportProgress(num_train_steps=config.total_steps,
+                                                    writer=tensorboard)
   stage = stage_at(plan, start_step)
   if is_chief:
     print(f"{config.total_steps} steps from step {start_step} on {jax.device_count()} devices "
           f"({jax.process_count()} processes), global batch {config.batch_size}; stages "
           + ", ".join(f"{s.name} {s.start}-{s.start + s.num_steps}" for s in plan), flush=True)
     print(train_iter.description, flush=True)
-  tx = stage_optimizer(config, stage, host_state.params)
-  p_step = make_p_train_step(model, tx, stage)
-  state = flax.jax_utils.replicate(host_state)
-  last_checked = None  # (step, metrics) of the previous step, checked one step late
+  state, p_train_step = replicate_for_stage(config, model, stage, host_state,
+                                            fresh_optimizer=False)
 
-  def check_finite(step, step_metrics):
-    loss = float(step_metrics["loss"][0])
-    if not np.isfinite(loss):
-      raise NonFiniteLossError(
-          f"loss is {loss} at step {step} (stage {stage.name}); stopping. The last "
-          f"good checkpoint is {manager.latest_step()} in {checkpointing.checkpoint_dir(workdir)}")
-
-  def save(state):
-    host = state_to_host(state)
-    checkpointing.save(manager, int(host["step"]), host, train_iter.get_state())
-
-  summary, t_log, steps_since_log = {}, time.time(), 0
-  end = config.total_steps if stop_after is None else min(config.total_steps,
-                                                          start_step + stop_after)
-  step = start_step
-  while step < end:
+  summary, t_log, steps_since_log, done = {}, time.time(), 0, start_step
+  pending = None  # (metrics, step, stage name) of the previous step: its loss is checked a
+  # step late, so that reading it never waits for the step in flight.
+  for step in range(start_step, config.total_steps):
     batch = next(train_iter)
-    state, step_metrics = p_step(state, batch)
-    if last_checked is not None:
-      check_finite(*last_checked)
-    last_checked = (step, step_metrics)
-    step += 1
+    state, step_metrics = p_train_step(state, batch)
+    if pending is not None:
+      check_finite(*pending, manager)
+    pending = (step_metrics, step, stage.name)
+    done = step + 1  # steps completed, the global step of `state`
     steps_since_log += 1
+    report_progress(done)
 
-    if step % config.log_every == 0 or step == config.total_steps:
-      check_finite(*last_checked)
-      host_metrics = {k: float(v[0]) for k, v in jax.device_get(step_metrics).items()}
-      elapsed = time.time() - t_log
-      rate = steps_since_log * config.batch_size / elapsed
-      record = {"step": step, "stage": stage.name, **host_metrics,
-                "images_per_sec": rate}
-      if (config.eval_every and config.num_eval_images and step % config.eval_every == 0
-          and is_chief):
-        variables = host_variables(state)
-        record.update(evaluate(eval_model, variables, config.data, config.data.eval_split,
-                               config.num_eval_images), eval_step=step)
-      log.write(record)
-      summary = record
-      eta = (config.total_steps - step) * config.batch_size / max(rate, 1e-9)
-      terms = " ".join(f"{k[5:]} {v:.5f}" for k, v in host_metrics.items()
-                       if k.startswith("loss_"))
-      extra = (f" | eval psnr {record['eval_psnr']:.2f} (input {record['eval_input_psnr']:.2f})"
-               if "eval_psnr" in record else "")
+    if done % config.log_every == 0 or done == config.total_steps:
+      check_finite(*pending, manager)
+      scalars = {k: float(v[0]) for k, v in jax.device_get(step_metrics).items()}
+      scalars["images_per_sec"] = steps_since_log * config.batch_size / (time.time() - t_log)
+      due = [e for e in evals if e.every and done % e.every == 0]
+      if due and is_chief:
+        with report_progress.timed("eval"):
+          scalars.update(evaluators.run_all(due, eval_model, host_variables(state)),
+                         eval_step=done)
+      writer.write_texts(done, {"stage": stage.name})
+      writer.write_scalars(done, scalars)
+      writer.flush()
+      summary = {"step": done, "stage": stage.name, **scalars}
       if is_chief:
-        print(f"[{stage.name}] step {step}/{config.total_steps} loss "
-              f"{host_metrics['loss']:.5f} ({terms}) | {rate:.1f} img/s | "
-              f"ETA {_format_eta(eta)}{extra}", flush=True)
+        eta = ((config.total_steps - done) * config.batch_size
+               / max(scalars["images_per_sec"], 1e-9))
+        print(progress_line(stage.name, done, config.total_steps, scalars, eta), flush=True)
       t_log, steps_since_log = time.time(), 0
 
-    if config.image_every and step % config.image_every == 0 and is_chief:
-      save_image_grid(os.path.join(workdir, "images", f"step_{step:07d}.png"), eval_model,
-                      host_variables(state),
-                      jax.tree_util.tree_map(lambda x: x.reshape((-1,) + x.shape[2:]), batch))
+    if config.image_every and done % config.image_every == 0 and is_chief:
+      flat_batch = jax.tree_util.tree_map(lambda x: x.reshape((-1,) + x.shape[2:]), batch)
+      evaluators.save_image_grid(os.path.join(workdir, "images", f"step_{done:07d}.png"),
+                                 eval_model, host_variables(state), flat_batch)
 
-    next_stage = stage_at(plan, step)
-    if next_stage.index != stage.index and step < config.total_steps:
-      # New stage: new groups and schedule, fresh optimizer state; params/statistics carry on.
-      stage = next_stage
-      host_state = jax.tree_util.tree_map(lambda x: x[0], state)
-      tx = stage_optimizer(config, stage, host_state.params)
-      state = flax.jax_utils.replicate(host_state.replace(
-          opt_state=tx.init(host_state.params)))
-      p_step = make_p_train_step(model, tx, stage)
+    if stage_at(plan, done).index != stage.index and done < config.total_steps:
+      stage = stage_at(plan, done)  # new groups, schedule and optimizer state
+      state, p_train_step = replicate_for_stage(config, model, stage, to_host(state),
+                                                fresh_optimizer=True)
       if is_chief:
-        print(f"stage {stage.index}: {stage.name} from step {step} "
+        print(f"stage {stage.index}: {stage.name} from step {done} "
               f"({stage.num_steps} steps)", flush=True)
 
-    if step % config.checkpoint_every == 0 or step == config.total_steps:
-      check_finite(*last_checked)
-      save(state)
+    if done % config.checkpoint_every == 0 or done == config.total_steps:
+      check_finite(*pending, manager)
+      with report_progress.timed("checkpoint"):
+        checkpointing.save(manager, done, to_host(state), train_iter.get_state())
 
-  if last_checked is not None:
-    check_finite(*last_checked)
-  summary = {**summary, "step": step, "digest": state_digest(host_variables(state))}
-  if step == config.total_steps and is_chief and config.num_eval_images:
-    if "eval_psnr" not in summary or summary.get("eval_step") != step:
-      summary.update(evaluate(eval_model, host_variables(state), config.data,
-                              config.data.eval_split, config.num_eval_images))
-  log.close()
+  if pending is not None:
+    check_finite(*pending, manager)
+  variables = host_variables(state)
+  summary = {**summary, "step": done, "digest": state_digest(variables)}
+  if done == config.total_steps and is_chief and evals and summary.get("eval_step") != done:
+    summary.update(evaluators.run_all(evals, eval_model, variables))
+  writer.close()
   manager.close()
   return summary
 
@@ -508,7 +538,3 @@ def state_digest(variables) -> str:
   return digest.hexdigest()[:16]
 
 
-def host_variables(state: TrainState) -> dict:
-  """`{'params', 'batch_stats'}` of the first replica, on the host."""
-  return jax.device_get(jax.tree_util.tree_map(
-      lambda x: x[0], {"params": state.params, "batch_stats": state.batch_stats}))

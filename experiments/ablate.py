@@ -78,6 +78,10 @@ PRESETS = {
     # The demo's size: ~3 min per row on 2 CPU cores.
     "cpu": dict(steps=600, batch=8, finetune_batch=2, width=0.25, workers=0,
                 dataset="rendered/small", few_scenes=5),
+    # The central-claim rows on the release's data (`--config=ablation:real`): half of each
+    # batch real exposure-stack frames, half rendered/full scenes under camera corruption.
+    "cpu_real": dict(steps=1_500, batch=8, finetune_batch=2, width=0.25, workers=0,
+                     dataset="rendered/full", few_scenes=8, config_arg="real"),
     # Smoke test of this script.
     "tiny": dict(steps=6, batch=4, finetune_batch=2, width=0.125, workers=0,
                  dataset="rendered/tiny", image_size=(32, 64), few_scenes=1,
@@ -90,7 +94,8 @@ def row_flags(row: Row, preset: dict, root: str, data_dir: Optional[str]) -> lis
   workdir = os.path.join(root, row.name)
   is_finetune = row.after is not None
   steps = preset["steps"] // 3 if is_finetune else preset["steps"]
-  flags = [f"--config={row.config}", f"--workdir={workdir}",
+  config = row.config + (f":{preset['config_arg']}" if "config_arg" in preset else "")
+  flags = [f"--config={config}", f"--workdir={workdir}",
            f"--config.total_steps={steps}",
            f"--config.batch_size={preset['finetune_batch'] if is_finetune else preset['batch']}",
            f"--config.model.width={preset['width']}",

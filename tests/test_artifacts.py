@@ -64,3 +64,42 @@ def test_scores_per_image_in_a_batch():
   batch = np.stack([image, np.clip(image + _blocks(image.shape, 0.05), 0, 1)])
   scores = np.asarray(metrics.block_artifact_excess(batch, np.stack([image, image])))
   assert scores.shape == (2,) and scores[0] == 0.0 and scores[1] > 0.2
+
+
+# --- noise_excess: grain added where the reference is smooth.
+
+
+def _flat_reference(h=64, w=96):
+  ramp = np.linspace(0.2, 0.4, w, dtype=np.float32)[None, :, None]
+  return np.broadcast_to(ramp, (h, w, 3)).copy()
+
+
+def test_an_image_equal_to_its_reference_has_no_noise_excess():
+  ref = _flat_reference()
+  assert metrics.noise_excess(ref, ref) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_noise_excess_grows_with_the_added_noise():
+  ref = _flat_reference()
+  rng = np.random.default_rng(0)
+  scores = [metrics.noise_excess(np.clip(ref + s * rng.standard_normal(ref.shape), 0, 1), ref)
+            for s in (0.005, 0.02)]
+  assert 0.002 < scores[0] < scores[1]
+  assert scores[1] == pytest.approx(0.02 * 0.85, rel=0.2)   # the high-pass keeps most of it
+
+
+def test_a_smooth_brightness_change_is_not_noise():
+  ref = _flat_reference()
+  assert metrics.noise_excess(np.clip(ref * 1.5, 0, 1), ref) < 1e-3
+
+
+def test_smooth_mask_leaves_out_textured_regions():
+  ref = _flat_reference()
+  ref[:, :48] += 0.1 * (np.indices((64, 48)).sum(0) % 2)[..., None]   # a checkerboard half
+  mask = metrics.smooth_mask(ref)
+  assert not mask[8:-8, 8:40].any() and mask[8:-8, 60:-8].all()
+
+
+def test_noise_excess_of_an_all_textured_reference_is_nan():
+  ref = 0.5 + 0.1 * (np.indices((32, 32)).sum(0) % 2)[..., None] * np.ones(3, np.float32)
+  assert np.isnan(metrics.noise_excess(ref, ref))

@@ -1,26 +1,15 @@
 """bench/flops.py: the analytic convolution FLOPs the benchmark reports where XLA's cost
 analysis is empty (CUDA), checked against XLA's CPU count."""
 
-import importlib.util
-import os
-
 import jax
 import jax.numpy as jnp
 import pytest
 
 from bench import flops
+from bench import measure
+from bench import steps
 from configs import default
 from drht_jax import train_lib
-
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-RUN = os.path.join(REPO, "bench", "run.py")
-
-
-def load_run_module():
-  spec = importlib.util.spec_from_file_location("bench_run", RUN)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module
 
 
 def tiny_config(**overrides):
@@ -37,14 +26,13 @@ def tiny_config(**overrides):
 @pytest.mark.parametrize("width,variant,fusion,tolerance", [
     (1.0, "paper", "add_mul", 0.03), (0.25, "released", "concat", 0.05)])
 def test_analytic_flops_match_xla_cpu_cost_analysis(width, variant, fusion, tolerance):
-  run = load_run_module()
   size, batch = (64, 128), 2
   settings = {"width": width}
   counts = {}
   for stage in ("hdr", "joint"):
-    config = run.bench_config(stage, settings, size, batch)
+    config = steps.bench_config(stage, settings, size, batch)
     config.model.variant, config.model.fusion = variant, fusion
-    reference = run.reference_model(config.model, train_lib.AXIS)
+    reference = steps.reference_model(config.model, train_lib.AXIS)
     variables = jax.eval_shape(
         lambda k, m=reference: m.init(k, jnp.zeros((1, *size, 3)), train=False),
         jax.random.PRNGKey(0))
@@ -59,12 +47,12 @@ def test_analytic_flops_match_xla_cpu_cost_analysis(width, variant, fusion, tole
     data = {k: jax.ShapeDtypeStruct((1, batch, *size, 3), jnp.float32)
             for k in ("ldr", "hdr", "ldr_gt")}
     step = train_lib.make_p_train_step(reference, tx, plan[0], 1)
-    counts[stage] = (run.cost_flops(step.lower(state, data)),
+    counts[stage] = (measure.cost_flops(step.lower(state, data)),
                      flops.train_flops(config.model, size, batch, stage))
-  plain = run.reference_model(config.model)
+  plain = steps.reference_model(config.model)
   x = jax.ShapeDtypeStruct((batch, *size, 3), jnp.float32)
   forward = jax.jit(lambda v, ldr: plain.apply(v, ldr, train=False)).lower(variables, x)
-  counts["forward"] = (run.cost_flops(forward), flops.forward_flops(config.model, size, batch))
+  counts["forward"] = (measure.cost_flops(forward), flops.forward_flops(config.model, size, batch))
   for name, (xla, analytic) in counts.items():
     assert analytic == pytest.approx(xla, rel=tolerance), (name, analytic / xla)
     assert analytic <= xla  # the convolutions are part of what XLA counts

@@ -73,3 +73,27 @@ def test_release_and_ablation_keep_the_demos_recipe():
   recipe = demo.get_config()
   recipe.stages.hdr.fraction, recipe.stages.joint.fraction = 1 / 3, 2 / 3
   assert ablated.stages.to_dict() == recipe.stages.to_dict()
+
+
+def test_ablation_real_adds_the_real_stacks_to_every_batch_and_changes_nothing_else():
+  from configs import ablation  # pylint: disable=g-import-not-at-top
+  plain, real = ablation.get_config(), ablation.get_config("real")
+  assert not plain.data.get("mixture") and real.data.mixture.exposure_stacks.share == 0.5
+  plain, real = plain.to_dict(), real.to_dict()
+  plain["data"].pop("mixture", None)
+  real["data"].pop("mixture")
+  assert real == plain
+
+
+def test_ablation_refuses_an_unknown_argument():
+  from configs import ablation  # pylint: disable=g-import-not-at-top
+  with pytest.raises(ValueError, match="unknown argument"):
+    ablation.get_config("rea")
+
+
+def test_release_v3_starts_from_v2_with_flat_region_fixes():
+  from configs import release_v3  # pylint: disable=g-import-not-at-top
+  config = release_v3.get_config()
+  assert config.init_from == "pretrained/v2"
+  assert (config.model.upsample, config.model.padding, config.model.clip_neutral) == (
+      "balanced_deconv", "edge", True)

@@ -1,6 +1,8 @@
 """drht_jax.export: an inference-only workdir (what pretrained/ holds) that eval.py restores."""
 
+import json
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -70,3 +72,20 @@ def test_npz_round_trip_then_export(training_workdir, tmp_path):
   got, got_step = _outputs(str(tmp_path / "out"))
   assert got_step == STEP
   np.testing.assert_array_equal(got, expected)
+
+
+def test_export_copies_the_runs_decisions(training_workdir, tmp_path):
+  source = str(tmp_path / "train")
+  shutil.copytree(training_workdir, source)
+  run = {"init_from": "checkpoint pretrained step 9", "stages": []}
+  checkpointing.write_run(source, run)
+  out = str(tmp_path / "exported")
+  export.export(source, out)
+  with open(os.path.join(out, checkpointing.RUN_FILE)) as f:
+    assert json.load(f) == run
+
+
+def test_export_of_a_workdir_without_run_json_writes_none(training_workdir, tmp_path):
+  out = str(tmp_path / "exported")
+  export.export(training_workdir, out)
+  assert not os.path.exists(os.path.join(out, checkpointing.RUN_FILE))

@@ -2,8 +2,9 @@
 
 A stride-2 transposed conv gives its output phases different taps, so a constant input comes
 out periodic (the checkerboard, compounded to 32 px over five levels); `upsample=resize_conv`
-(with `padding=edge`) keeps a constant map constant. `clipped_band_stats` is the release check:
-point it at a workdir with `DRHT_FLAT_WORKDIR=pretrained pytest tests/test_flat.py`.
+or `balanced_deconv` (with `padding=edge`) keeps a constant map constant, and `clip_neutral`
+keeps pixels clipped in every channel neutral. `clipped_band_stats` is the release check,
+run on `pretrained/` (another workdir: `DRHT_FLAT_WORKDIR=runs/NAME pytest tests/test_flat.py`).
 """
 
 import os
@@ -36,7 +37,8 @@ def _constant_output(model, variables, value, size=(64, 128)):
 
 
 def _interior_range(y, border=BORDER):
-  return float(np.ptp(y[border:-border, border:-border].reshape(-1, 3), axis=0).max())
+  h, w = y.shape[:2]
+  return float(np.ptp(y[border:h - border, border:w - border].reshape(-1, 3), axis=0).max())
 
 
 @pytest.mark.parametrize("value", [1.0, 0.5])
@@ -88,6 +90,60 @@ def test_deconv_model_at_random_init_paints_a_phase_pattern_on_a_constant():
   assert phase_gap > 1 / 255
 
 
+@pytest.mark.parametrize("kernel_size", [3, 4, 5])
+def test_balance_phases_gives_every_output_phase_the_same_tap_sum(kernel_size):
+  kernel = jax.random.normal(jax.random.PRNGKey(kernel_size), (kernel_size, kernel_size, 2, 3))
+  masks = models.phase_masks(kernel_size, 2)
+  assert np.array_equal(masks.sum(0), np.ones((kernel_size, kernel_size)))  # one phase a tap
+  sums = np.einsum("pij,ijab->pab", masks, np.asarray(models.balance_phases(kernel, 2)))
+  np.testing.assert_allclose(sums, np.broadcast_to(sums.mean(0), sums.shape), atol=1e-5)
+  raw = np.einsum("pij,ijab->pab", masks, np.asarray(kernel))
+  assert np.ptp(raw, axis=0).max() > 0.1          # the raw kernel's phases did differ
+
+
+def test_balance_phases_leaves_a_balanced_kernel_unchanged():
+  kernel = models.balance_phases(jax.random.normal(jax.random.PRNGKey(0), (3, 3, 2, 2)), 2)
+  np.testing.assert_allclose(models.balance_phases(kernel, 2), kernel, atol=1e-6)
+
+
+@pytest.mark.parametrize("value", [1.0, 0.5])
+def test_balanced_deconv_model_at_random_init_maps_a_constant_to_a_constant(value):
+  model = models.create_model(_config("balanced_deconv", "edge"))
+  variables = models.init_variables(model, jax.random.PRNGKey(0))
+  assert _interior_range(_constant_output(model, variables, value), border=0) <= 1 / 255
+
+
+def test_balanced_deconv_loads_deconv_parameters_unchanged():
+  paper = models.create_model(_config("deconv", "zeros"))
+  variables = models.init_variables(paper, jax.random.PRNGKey(0))
+  balanced = models.create_model(_config("balanced_deconv", "edge"))
+  assert (jax.tree_util.tree_structure(variables)
+          == jax.tree_util.tree_structure(models.init_variables(balanced, jax.random.PRNGKey(0))))
+  y = _constant_output(balanced, variables, 0.5)
+  assert np.isfinite(y).all() and _interior_range(y, border=0) <= 1 / 255
+
+
+def test_neutralize_clipped_greys_only_pixels_clipped_in_every_channel():
+  ldr = jnp.array([[[[1.0, 1.0, 1.0], [1.0, 1.0, 0.5], [0.5, 0.5, 0.5]]]])
+  out = jnp.array([[[[0.9, 0.8, 0.7], [0.9, 0.8, 0.7], [0.9, 0.8, 0.7]]]])
+  y = np.asarray(models.neutralize_clipped(out, ldr))[0, 0]
+  np.testing.assert_allclose(y[0], [0.8, 0.8, 0.8], atol=1e-6)   # clipped: its mean, no chroma
+  np.testing.assert_allclose(y[1:], np.asarray(out)[0, 0, 1:])  # one channel unclipped: kept
+
+
+def test_clip_neutral_model_keeps_a_clipped_band_neutral_at_random_init():
+  cfg = _config("balanced_deconv", "edge")
+  cfg.clip_neutral = True
+  model = models.create_model(cfg)
+  variables = models.init_variables(model, jax.random.PRNGKey(0))
+  photo, mask = clipped_band_photo(64, 128)
+  mask[:] = False
+  mask[:16] = True                                 # the band, all of it clipped
+  out = np.asarray(model.apply(variables, jnp.asarray(photo)[None], train=False)["i_hat"])[0]
+  _, chroma = metrics.flat_region_stats(out, mask)
+  assert chroma <= 1e-6
+
+
 # --- Flat regions of a photo: the clipped-band check, pointable at a trained workdir.
 
 
@@ -117,11 +173,9 @@ def workdir_corrector(workdir):
   return lambda photo: inference.correct(model, variables, photo, mode="full")[0]
 
 
-@pytest.mark.skipif(not os.environ.get("DRHT_FLAT_WORKDIR"),
-                    reason="release check: set DRHT_FLAT_WORKDIR to a workdir (pretrained/ "
-                           "after the v2 release; today's fails, texture ~9/255)")
-def test_workdir_keeps_a_clipped_band_flat_and_neutral():
-  texture, chroma = clipped_band_stats(workdir_corrector(os.environ["DRHT_FLAT_WORKDIR"]))
+def test_release_keeps_a_clipped_band_flat_and_neutral():
+  texture, chroma = clipped_band_stats(workdir_corrector(os.environ.get("DRHT_FLAT_WORKDIR",
+                                                                        "pretrained")))
   assert texture <= TEXTURE_MAX and chroma <= CHROMA_MAX, (texture * 255, chroma * 255)
 
 

@@ -316,3 +316,32 @@ def test_ablation_net_has_no_f1_to_pretrain():
   variables = models.init_variables(model, jax.random.PRNGKey(0))
   with pytest.raises(ValueError, match="joint"):
     model.apply(variables, _ldr((1, 64, 128, 3)), train=False, method="estimate_hdr")
+
+
+# --- Structure: one EncoderDecoder built from ModuleDefs, the config's fields declared once.
+
+
+@pytest.mark.parametrize("upsample, layer, padding", [
+    ("deconv", models.Deconv, "zeros"),           # the paper's deconv always zero-pads
+    ("balanced_deconv", models.Deconv, "edge"),
+    ("resize_conv", models.ResizeConv, "edge"),
+])
+def test_upsampling_moduledef_follows_the_config(upsample, layer, padding):
+  conv_def, upsample_def, norm_def = models.HDREstimationNet(
+      upsample=upsample, padding="edge", dtype=jnp.bfloat16, conv_grads="im2col").layers()
+  assert upsample_def.func is layer and upsample_def.keywords["padding"] == padding
+  assert conv_def.func is models.Conv and conv_def.keywords["padding"] == "edge"
+  for module_def in (conv_def, upsample_def, norm_def):
+    assert module_def.keywords["dtype"] == jnp.bfloat16
+  assert upsample_def.keywords["conv_grads"] == conv_def.keywords["conv_grads"] == "im2col"
+
+
+@pytest.mark.parametrize("arch", models.ARCHS)
+def test_drht_hands_every_config_field_to_its_nets(arch):
+  model = models.create_model(tiny_config(arch=arch, variant="released", fusion="concat",
+                                          padding="edge", upsample="resize_conv",
+                                          global_context=True), axis_name="batch")
+  bound = model.bind({})
+  nets = [bound.f1, bound.f2] if arch == "drht" else [bound.f2]
+  for net in nets:
+    assert net.shared_fields() == model.shared_fields()

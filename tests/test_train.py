@@ -177,6 +177,43 @@ def test_groups_outside_trainable_never_move(tiny_params):
     assert groups == {"f1"}
 
 
+def test_metrics_jsonl_writer_keeps_lines_up_to_the_resume_step_and_adds_the_stage(tmp_path):
+  path = str(tmp_path / "metrics.jsonl")
+  with open(path, "w") as f:  # what a run killed after its step-2 checkpoint left
+    f.writelines(json.dumps({"step": s, "loss": 0.5 / s}) + "\n" for s in (1, 2, 3))
+  writer = train_lib.JsonlWriter(path, resume_step=2)
+  writer.write_texts(3, {"stage": "joint"})
+  writer.write_scalars(3, {"loss": np.float32(0.25), "eval_step": 3})
+  writer.close()
+  records = [json.loads(l) for l in open(path)]
+  assert records == [{"step": 1, "loss": 0.5}, {"step": 2, "loss": 0.25},
+                     {"step": 3, "stage": "joint", "loss": 0.25, "eval_step": 3}]
+
+
+def test_checkpoints_hold_the_train_state_as_it_is_and_read_old_dict_checkpoints(tmp_path):
+  """Orbax saves the flax struct with its fields as top-level keys: the layout that runs
+  before it wrote as a plain dict, so old training checkpoints restore into a TrainState."""
+  params = {"f1": {"kernel": np.arange(6, dtype=np.float32).reshape(2, 3)}}
+  tx = optax.adam(1e-3)
+  state = jax.device_get(train_lib.TrainState(
+      step=np.asarray(4, np.int32), rng=np.asarray([0, 7], np.uint32), params=params,
+      batch_stats={"f1": {"mean": np.ones(3, np.float32)}}, opt_state=tx.init(params)))
+  new, old = str(tmp_path / "new"), str(tmp_path / "old")
+  checkpointing.save(checkpointing.create_manager(new), 4, state, b"{}")
+  old_dict = {f: getattr(state, f) for f in ("step", "rng", "params", "batch_stats",
+                                             "opt_state")}
+  checkpointing.save(checkpointing.create_manager(old), 4, old_dict, b"{}")
+  for workdir in (new, old):
+    raw, _ = checkpointing.restore_raw_state(workdir)
+    assert sorted(raw) == ["batch_stats", "opt_state", "params", "rng", "step"]
+    restored, data = checkpointing.restore(
+        checkpointing.create_manager(workdir, read_only=True), 4, state)
+    assert isinstance(restored, train_lib.TrainState) and data == b"{}"
+    assert_trees_equal(restored, state)
+    variables, step = checkpointing.restore_variables(workdir)
+    assert step == 4 and sorted(variables) == ["batch_stats", "params"]
+
+
 # --- Real steps on the tiny model ---------------------------------------------------------
 
 
@@ -286,6 +323,22 @@ def test_nan_loss_stops_naming_the_step_and_keeps_last_checkpoint(tiny_data_dir,
   assert latest is not None and latest <= bad_step
   state, _ = checkpointing.restore_raw_state(str(tmp_path))
   assert all(np.all(np.isfinite(x)) for x in jax.tree_util.tree_leaves(state["params"]))
+
+
+def test_periodic_evaluation_and_image_grids_come_from_the_config(tiny_data_dir, tmp_path):
+  """`evaluators.from_config`: eval_* keys (and eval_step) at the logged steps that are
+  multiples of `eval_every`, in metrics.jsonl and the summary; grids every `image_every`."""
+  config = tiny_config(tiny_data_dir, total_steps=4, checkpoint_every=4, eval_every=2,
+                       num_eval_images=1, image_every=4)
+  summary = train_lib.train_and_evaluate(config, str(tmp_path))
+  records = [json.loads(l) for l in open(tmp_path / "metrics.jsonl")]
+  assert [r["step"] for r in records] == [1, 2, 3, 4]
+  assert [r.get("eval_step") for r in records] == [None, 2, None, 4]
+  for key in ("eval_psnr", "eval_ssim", "eval_input_psnr", "eval_input_ssim"):
+    assert np.isfinite(records[3][key]) and summary[key] == records[3][key]
+  assert summary["step"] == 4 and len(summary["digest"]) == 16
+  assert (tmp_path / "images" / "step_0000004.png").exists()
+  assert os.listdir(tmp_path / "tensorboard")
 
 
 def test_train_py_rejects_unknown_config_name(tmp_path):

@@ -39,16 +39,7 @@ FOLDER = "brackets"
 MULTIPLE = 32
 MAX_SIDE = 512
 MIN_EV = 1.0
-# The fixed split of the development set (/work/shared/data/brackets/, 79 scenes): every 4th
-# scene of each source in name order, starting at the third (11 of 46 deepfuse_, 8 of 33
-# forth_). Part of the data set's definition: do not change in 1.x.
-TEST_SCENES = (
-    "deepfuse_Seq_11", "deepfuse_Seq_15", "deepfuse_Seq_19", "deepfuse_Seq_23",
-    "deepfuse_Seq_27", "deepfuse_Seq_31", "deepfuse_Seq_35", "deepfuse_Seq_39",
-    "deepfuse_Seq_69", "deepfuse_Seq_73", "deepfuse_Seq_77",
-    "forth_Colorcheckers", "forth_FORTH1", "forth_Flowers", "forth_Knossos2", "forth_Knossos6",
-    "forth_LowerLewisFalls", "forth_RevelStoke", "forth_TestChart1",
-)
+TEST_SCENES = stacks.TEST_SCENES  # the fixed split (drht_jax/stacks.py)
 DEV_SET = "/work/shared/data"  # the development set's manual_dir on the project machines
 
 

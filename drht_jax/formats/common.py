@@ -1,4 +1,5 @@
-"""What every image reader and writer of drht_jax/formats shares: the error a bad file raises,
+"""What every image reader and writer of drht_jax/formats shares: the errors a bad file (or a
+bad data set) raises,
 the extension test, and the atomic write (a temporary file next to the target, then
 `os.replace`, so a reader never sees half a file)."""
 
@@ -8,6 +9,10 @@ import tempfile
 
 class ImageReadError(ValueError):
   """A file could not be read as the image it should be. The message starts with the path."""
+
+
+class DataError(ValueError):
+  """A data set that cannot be read as it is: the message says what and what to run."""
 
 
 def check_exists(path: str) -> None:

@@ -5,7 +5,8 @@ One module per family, every public name re-exported here (`drht_jax.metrics.psn
   fidelity            psnr, ssim
   feature_similarity  fsim (FSIMc), fsim_luminance, fsim_both, phase_congruency
   hdr_metrics         pu_psnr, pu_ssim, pu21_encode, to_absolute, log_hdr_error
-  artifacts           block_pattern, block_artifact_excess, flat_region_stats
+  artifacts           block_pattern, block_artifact_excess, flat_region_stats,
+                      noise_excess, smooth_mask
   colour              ciede2000, delta_e_lab, colourfulness, colourfulness_ratio
   perceptual          perceptual_available, cvvdp_jod (optional ColorVideoVDP)
 `REGISTRY` maps each metric name of a report (metrics.json, per_image.csv) to its function,
@@ -58,7 +59,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from drht_jax.metrics.artifacts import (BLOCK_PERIOD, FLAT_SIGMA, block_artifact_excess,
-                                        block_pattern, flat_region_stats)
+                                        block_pattern, flat_region_stats, noise_excess,
+                                        smooth_mask)
 from drht_jax.metrics.colour import (COLOURFULNESS_FLOOR, ciede2000, colourfulness,
                                      colourfulness_ratio, delta_e_lab)
 from drht_jax.metrics.feature_similarity import (

@@ -103,3 +103,41 @@ def flat_region_stats(image, mask, sigma=FLAT_SIGMA):
   grey = jnp.mean(image, axis=-1, keepdims=True)
   chroma = jnp.sum(jnp.linalg.norm(image - grey, axis=-1) * m) / count
   return float(texture), float(chroma)
+
+
+# --- Noise: grain an output adds where its reference is smooth (dark real frames, issue 17).
+
+NOISE_SIGMA = 1.5        # px: the high-pass keeps pixel-scale grain (sensor noise, JPEG)
+SMOOTH_SIGMA = 4.0       # px: the window of the reference's local texture
+SMOOTH_MAX = 2.0 / 255   # a reference pixel is smooth below this local RMS texture
+
+
+def smooth_mask(reference, sigma=SMOOTH_SIGMA, threshold=SMOOTH_MAX):
+  """`[H, W]` bool: where `reference` `[H, W, 3]` in [0, 1] has local RMS texture (luminance
+  minus its Gaussian blur, RMS over a Gaussian window) below `threshold`: the flat skies,
+  walls and shadows in which added grain is noise, not detail."""
+  y = hdr.luminance(jnp.asarray(reference, jnp.float32))
+  ones = jnp.ones_like(y)
+  high = y - _masked_blur(y, ones, NOISE_SIGMA)
+  texture = jnp.sqrt(_masked_blur(high * high, ones, sigma))
+  return np.asarray(texture < threshold)
+
+
+def noise_excess(image, reference, mask=None):
+  """RMS (over `mask`'s pixels and the channels, [0, 1] units) of the pixel-scale high-pass of
+  `image - reference` (`[H, W, 3]` in [0, 1]): the grain the image has that its reference
+  lacks, where the reference is smooth (`mask` default: `smooth_mask(reference)`). Brightening
+  a dark noisy frame raises it; denoising lowers it. NaN when the mask is empty."""
+  image = jnp.asarray(image, jnp.float32)
+  reference = jnp.asarray(reference, jnp.float32)
+  if image.shape != reference.shape or image.ndim != 3 or image.shape[-1] != 3:
+    raise ValueError(f"noise_excess: expected two [H, W, 3] images, got {image.shape} and "
+                     f"{reference.shape}")
+  mask = smooth_mask(reference) if mask is None else np.asarray(mask, bool)
+  if not mask.any():
+    return float("nan")
+  ones = jnp.ones(image.shape[:2], jnp.float32)
+  residual = image - reference
+  high = jnp.stack([residual[..., c] - _masked_blur(residual[..., c], ones, NOISE_SIGMA)
+                    for c in range(3)], axis=-1)
+  return float(jnp.sqrt(jnp.mean(jnp.square(high[mask]))))
