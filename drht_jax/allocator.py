@@ -2,13 +2,11 @@
 
 With glibc's defaults every buffer above 32 MB is a fresh `mmap` that `free` hands back to the
 OS, and a worker thread's arena does the same, so each training step faults its whole working
-set in again, page by page. Measured here (full-size f1 step, 64x128, batch 32, 2 cores):
-~650,000 minor page faults and ~2.2 s of kernel time per step; with `keep_freed_memory()` none
-after the first two steps, and the step went from 5.3 s to 3.6-3.9 s (median of 6).
+set in again, page by page. `keep_freed_memory()` raises the trim and mmap thresholds and caps
+the arenas, so step buffers stay mapped after the first steps (what it saves: bench/README.md).
 The price: the process never returns freed memory to the OS (its resident size stays at its
-peak, 11.7 GiB for the whole of `bench/run.py`), and now and then (twice in 20 joint steps,
-measured) buffers freed in another order make the heap grow once more, a step that faults the
-new pages in; it is steady again after that.
+peak), and now and then buffers freed in another order make the heap grow once more, a step
+that faults the new pages in; it is steady again after that.
 """
 
 import ctypes

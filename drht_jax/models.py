@@ -22,7 +22,7 @@ Selectable (`config.model`, defaults in configs/default.py `model_config`):
   shapes (Odena, Dumoulin & Olah, "Deconvolution and checkerboard artifacts", Distill 2016).
   A stride-2 transposed conv gives its 4 output phases different kernel taps, so even a
   constant input comes out as a 2-pixel periodic pattern, compounded over five levels into
-  the 16-32 px tiles measured on flat regions (docs/flat: issue 17); a resized constant map
+  the 16-32 px tiles seen on flat regions (docs/ablations.md, issue 17); a resized constant map
   stays constant and so does every conv of it away from the border (and up to it with
   `padding` = 'edge': repeated border pixels instead of zeros). 'balanced_deconv' keeps the
   transposed conv and its parameters but uses the nearest kernel whose phases have equal tap
