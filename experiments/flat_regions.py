@@ -21,8 +21,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                                 "tests"))
 
-from drht_jax import checkpointing, inference, input_pipeline, visualize  # noqa: E402
-import test_flat  # noqa: E402  (the clipped-band photo and its statistics)
+from drht_jax import checkpointing, inference, input_pipeline, metrics, visualize  # noqa: E402
+import test_flat  # noqa: E402  (the clipped-band photo the release test uses)
 
 BORDER = 16
 STRETCH = 8.0
@@ -55,7 +55,7 @@ def main(argv=None):
       constant[value] = (y, 255 * float(np.ptp(inner, axis=0).max()))
     photo, mask = test_flat.clipped_band_photo()
     band_out = correct(photo)
-    texture, chroma = test_flat.metrics.flat_region_stats(band_out, mask)
+    texture, chroma = metrics.flat_region_stats(band_out, mask)
     print(f"| {workdir} | {constant[1.0][1]:.2f} | {constant[0.5][1]:.2f} | "
           f"{255 * texture:.2f} | {255 * chroma:.2f} |")
     if frame is None:
