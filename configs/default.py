@@ -11,11 +11,8 @@ import ml_collections
 from ml_collections.config_dict import placeholder
 
 
-# eps of Eq. 4 (the paper gives no value). Eq. 2 compares S = alpha * Y**gamma with alpha = 0.03,
-# so its squared error is alpha**2 ~ 1e-3 times that of the unscaled Y**gamma: after `hdr`
-# pre-training we measured L_hdr ~ 1e-4 against L_ldr ~ 1e-1, and with eps = 1 the joint stage
-# wrecked f1 (L_hdr rose 50x, test PSNR fell below the input's). eps = 100 keeps f1 an HDR
-# estimator while f2 learns.
+# eps of Eq. 4 (the paper gives no value): Eq. 2's scaled HDR term is ~1e-3 of the LDR term, and
+# eps = 100 keeps f1 an HDR estimator while f2 learns (docs/ablations.md, "Config choices").
 EPS = 100.0
 
 
@@ -40,12 +37,21 @@ def all_at_once(trainable=("f1", "f2")):
   return sup
 
 
-def real_stacks_mixture(share=0.5, manual_dir="/work/shared/data"):
+def real_stacks_mixture(share=0.5, manual_dir="/work/shared/data", reexposed_share=0.0,
+                        reexposed_photo="ldr_mid"):
   """`data.mixture` giving `share` of every batch to real exposure-stack frames
   (`exposure_stacks:train`: real frames in, the stack's fusion as f2's target, its merged HDR as
-  f1's). `manual_dir`: the development set's parent folder on the project machines."""
-  return ml_collections.ConfigDict({"exposure_stacks": dict(
-      dataset="exposure_stacks", train_split="train", share=share, manual_dir=manual_dir)})
+  f1's) and `reexposed_share` (when > 0) to one of the same stacks' photos re-shot a random
+  exposure off (`data.reexpose`: `reexposed_photo`, "ldr_mid" the middle frame or "ldr_gt" the
+  fusion, is f2's target, the merged HDR f1's). `manual_dir`: the development set's parent
+  folder on the project machines."""
+  mixture = {"exposure_stacks": dict(
+      dataset="exposure_stacks", train_split="train", share=share, manual_dir=manual_dir)}
+  if reexposed_share:
+    mixture["reexposed"] = dict(
+        dataset="exposure_stacks", train_split="train", share=reexposed_share,
+        manual_dir=manual_dir, reexpose=reexposed_photo)
+  return ml_collections.ConfigDict(mixture)
 
 
 def stage(loss, fraction=1.0, eps=EPS, supervision=None, ssim_weight=0.0):
@@ -162,6 +168,11 @@ def get_config():
       # balance, shot + read noise, camera curve, 8 bit, JPEG) or "parametric" (random
       # exposure, contrast and camera curve, Eq. 1, the recipe the release was trained with).
       corruption="camera",
+      # Example records only: "" (the stored `ldr` is the input) or the name of a stored
+      # well-exposed photo (e.g. exposure_stacks' "ldr_mid", sun360's "ldr_gt") that becomes the
+      # target and, re-shot by recipe.reexpose (a camera `ev` stops off: noise, sRGB, 8 bit,
+      # JPEG), the input.
+      reexpose="",
   ))
   config.model = model_config()
   # Full-size nets on a CPU: convolution gradients by conv.py's im2col path (XLA:CPU's own

@@ -1,7 +1,8 @@
 """The demo: tiny DRHT on the small rendered split, `hdr` then `joint` in one run, on a CPU.
 
-    python train.py --config=demo           # workdir runs/demo; ~7.5 min on 2 cores incl. data
-Renders the data set first if needed (103 s measured), then trains 1,500 steps (347 s measured);
+    python train.py --config=demo           # workdir runs/demo
+Renders the data set first if needed, then trains 1,500 steps (times: docs/ablations.md,
+"Config choices");
 `eval.py --workdir=runs/demo` restores the result (test_64x128: the scenes at the training size).
 """
 
@@ -20,8 +21,8 @@ def get_config():
   config.eval_every = 500
   config.num_eval_images = 6
   config.model.width = 0.25
-  # At 1/4 width both gradient paths run alike (batch 8, measured: hdr step 0.18 s xla vs
-  # 0.20 s im2col, joint 0.41 vs 0.39); XLA's keeps the demo's recorded results bit for bit.
+  # At 1/4 width both gradient paths run alike, and XLA's keeps the demo's recorded results bit
+  # for bit (docs/ablations.md, "Config choices").
   config.model.conv_grads = "xla"
   config.optimizer.learning_rate = 1e-3
   config.optimizer.phase2_learning_rate = 1e-4

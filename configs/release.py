@@ -1,6 +1,5 @@
 """The released model (`pretrained/`): a quarter-width DRHT trained `hdr` -> `joint` at 64x128
-on `rendered/full`, on a 2-core CPU in about an hour and a half (pretrained/report.md has the
-measured time and numbers).
+on `rendered/full` on a 2-core CPU (pretrained/v1/report.md has its time and numbers).
 
     python train.py --config=release --workdir=runs/release
     python -m drht_jax.export --workdir=runs/release --output=pretrained
@@ -18,7 +17,7 @@ import ml_collections
 
 from configs import default
 
-SSIM_WEIGHT = 0.05  # ~3x the MSE term's gradient on a typical output (measured, see ablations)
+SSIM_WEIGHT = 0.05  # weight of 1 - SSIM in the joint loss (docs/ablations.md, "Config choices")
 
 
 def get_config(stage="joint"):

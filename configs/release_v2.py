@@ -11,9 +11,9 @@ has the numbers):
     curves, white balance, JPEG), which keeps rendered HDR scenes in every batch so that f1 stays
     an HDR estimator and the 218 real examples are not all the net sees;
   - 128x256 crops, the size at which a real frame's crop still holds most of the scene;
-  - the paper's deconvolution stays: starting `upsample=resize_conv` from v1's weights (same
-    names and shapes, another function) lost 3.6 dB on the real test split after 250 steps and
-    was still 1.9 dB behind v1 after ~1,500 (docs/ablations.md), more than this budget repairs.
+  - the paper's deconvolution stays: `upsample=resize_conv` from v1's weights (same names and
+    shapes, another function) loses more than this budget repairs (docs/ablations.md, "Config
+    choices").
 The real stacks are read from `data.mixture.exposure_stacks.manual_dir` (the development set's
 parent folder on the project machines; any folder laid out as datasets/exposure_stacks says).
 """

@@ -7,8 +7,8 @@ trains `release_v2`'s recipe further, with three changes (docs/ablations.md has 
   - `upsample=balanced_deconv` with `padding=edge`: the paper's transposed convs with the same
     parameters, each kernel projected so that its output phases have equal tap sums. v2's
     weights load unchanged, and a constant input then comes out constant by construction
-    (v2: 44/255 peak to peak on all-white). `resize_conv` from trained weights lost
-    1.9-3.6 dB (docs/ablations.md), the projection loses little and training repairs it;
+    (docs/ablations.md). `resize_conv` from trained weights loses more than this budget
+    repairs; the projection loses little and training repairs it;
   - `clip_neutral`: pixels clipped in all three input channels keep no invented colour;
   - the rendered half of each batch comes from `rendered/full` (40 scenes, recipe v4) instead
     of `rendered/small` (24).

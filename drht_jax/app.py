@@ -121,16 +121,14 @@ class PhotoService:
 
   @staticmethod
   def _baselines(pixels: np.ndarray) -> dict:
-    from drht_jax import baselines, evaluate  # pylint: disable=g-import-not-at-top
+    from drht_jax import methods  # pylint: disable=g-import-not-at-top
     small = _preview(pixels, BASELINE_SIDE)
-    out = {}
-    for key, fn in baselines.BASELINES.items():
-      if key == "input":
-        continue
-      out[evaluate.LABELS.get(key, key)] = _data_url(np.asarray(fn(small)))
-    return out
+    return {m.label: _data_url(np.asarray(m.apply(small)))
+            for m in methods.of_kind(methods.CLASSICAL) if m.name != "input"}
 
   def download(self, ident: str):
+    """The stored result `ident` (`/download/<ident>`) -> `(payload bytes, file name, MIME
+    type)`, or None once it has been evicted (`MAX_RESULTS`) or never existed."""
     with self.lock:
       return self.results.get(ident)
 
@@ -219,6 +217,8 @@ def serve(workdir: str = "pretrained", port: int = DEFAULT_PORT, step=None,
 
 
 def main(argv=None) -> int:
+  """`python -m drht_jax.app [--workdir=pretrained] [--port=N] ...`: serves the photo page
+  until interrupted. `argv`: the arguments (None: sys.argv). Returns the exit code."""
   p = argparse.ArgumentParser(prog="python -m drht_jax.app", description=__doc__.split("\n")[0])
   p.add_argument("--workdir", default="pretrained")
   p.add_argument("--port", type=int, default=DEFAULT_PORT)

@@ -2,8 +2,9 @@
 
 Each baseline maps one LDR image `[H, W, 3]` in [0, 1] (display-encoded, e.g. an 8-bit photo
 / 255) to a corrected image of the same shape, float32 in [0, 1]. They are NumPy / SciPy /
-scikit-image code run on the host, not JAX: eval applies them image by image. `BASELINES`
-maps the names used in tables to the functions.
+scikit-image code run on the host, not JAX: eval applies them image by image. They are
+registered, with their table names and labels, in `methods.METHODS`; `BASELINES` (table name ->
+function) is derived from it.
 
 "Luma" below is the Rec. 709 weighted sum of the display-encoded channels (not linear
 luminance): these methods all work on encoded values, as in their papers.
@@ -192,9 +193,8 @@ def wvm(img, c1=0.01, c2=0.1, lam=1.0, gamma=2.2, max_iter=5, tol=1e-3):
   Deviations, documented: the authors diagonalise both solves with FFTs by treating the
   weights as constants; we solve the spatially weighted systems exactly (scipy.sparse, Neumann
   boundaries: CG for the well-conditioned r system, SuperLU for the l system). The alternation
-  converges slowly (r still changes by ~15% at iteration 6 on a 256x512 photo), so we stop
-  after `max_iter` = 5 iterations (~0.5 s each at 256x512); more iterations make the output
-  slightly darker (mean luma 0.315 after 6, 0.294 after 30 on skimage's coffee, EV -3).
+  converges slowly, so we stop after `max_iter` = 5 iterations; more iterations make the output
+  slightly darker (how much, and the time per iteration: docs/measure.md, "WVM's iterations").
   """
   img = _as_image(img, "wvm")
   hsv = color.rgb2hsv(img)
@@ -294,12 +294,10 @@ def l0_enhance(img, lam=2e-2, detail_boost=1.5, target_mean=0.5, eps=1.0 / 255.0
   return _finish(base**g * (1.0 + detail_boost * (img - base) / (base + eps)))
 
 
-BASELINES = {
-    "input": input_as_is,
-    "auto_exposure": auto_exposure,
-    "histeq": histeq,
-    "clahe": clahe,
-    "lime": lime,
-    "wvm": wvm,
-    "l0_enhance": l0_enhance,
-}
+def __getattr__(name):
+  # `BASELINES` (table name -> function of the classical methods) is a view of the one
+  # registry, `methods.METHODS`, built on access: methods.py imports this module.
+  if name == "BASELINES":
+    from drht_jax import methods  # pylint: disable=g-import-not-at-top
+    return {m.name: m.fn for m in methods.of_kind(methods.CLASSICAL)}
+  raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -43,17 +43,16 @@ from drht_jax import stacks
 # (The parametric ranges equal the synthetic recipe's, drht_jax/recipe.py; not imported from
 # there because the recipe imports this module.)
 EV_RANGE = (-6.0, 3.0)                   # stops, paper Sec. 4.1
-# Noise ranges measured against the darkest frames of the 59 training stacks of the development
-# set (docs/camera_noise.md): their noise, at <= 512 px, matches full wells of 30000-300000 e-
-# (36 of 59 stacks fit 300000 best, 21 fit 100000, 2 fit 30000; none fit 10000 or 3000). The
-# range reaches down to 10000 e-, a little noisier than the noisiest stack (2-5 levels in the
-# shadows against the stacks' 90th percentile of 1.2-4), for photos at full resolution.
+# Noise ranges fitted to the darkest frames of the development set's training stacks, the low
+# full-well end a little noisier than the noisiest stack as a margin for full-resolution photos
+# (the fit and the chosen margin: docs/camera_noise.md, "Noise: real under-exposed frames
+# against synthetic captures").
 FULL_WELL_RANGE = (10000.0, 300000.0)    # photo-electrons at the white point, log-uniform
 READ_NOISE_RANGE = (2.0, 8.0)            # electrons (std), log-uniform; both ends fit stacks
 # Chosen, not measured: the stacks were re-encoded at quality 95 (their cameras' own quality is
 # lost) and carry their photographers' white balance. 70-100 spans camera and web settings;
-# 0.15 stops (~11%) is a small white-balance miss, well inside the measured curves' own channel
-# spread (docs/camera_noise.md).
+# 0.15 stops (~11%) is a small white-balance miss, inside the measured curves' own channel
+# spread (docs/camera_noise.md, "Measured camera curves").
 JPEG_QUALITY_RANGE = (70, 100)           # IJG quality, uniform integer in [lo, hi]
 WB_STOPS = 0.15                          # |log2 gain| of red and blue (green 1), uniform
 CRF_GAMMA_RANGE = (1.8, 2.6)             # hdr.crf_gamma's gamma
@@ -351,9 +350,9 @@ def response_to_curve(response, pin=True):
   `k log x(z)` to `log srgb_decode(z)` over levels PIN_LEVELS: the curve keeps its measured
   shape (toe, shoulder, channel differences) and the overall contrast of the sRGB standard.
   `pin=False` keeps `k = 1`: the curve that goes with the stack's own estimated exposures.
-  Without it the recovered curves were about twice as steep as any display curve (level 128 at
-  0.028-0.121 of the white point, sRGB 0.216; docs/camera_noise.md), so a measured curve would
-  have shifted the exposure by about 2 EV relative to the parametric ones.
+  Without it the recovered curves are far steeper than any display curve (docs/camera_noise.md,
+  "Measured camera curves"), so a measured curve would shift the exposure relative to the
+  parametric ones.
   """
   g = np.asarray(response, np.float64)
   if g.shape != (256, 3) or not np.all(np.isfinite(g)):

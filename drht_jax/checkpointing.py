@@ -33,6 +33,7 @@ RUN_FILE = "run.json"
 
 
 def checkpoint_dir(workdir: str) -> str:
+  """`workdir`'s Orbax checkpoint folder, `<absolute workdir>/checkpoints`."""
   return os.path.join(os.path.abspath(workdir), "checkpoints")
 
 
@@ -50,6 +51,16 @@ _READ_ONLY_FILTER = _ReadOnlyNoticeFilter()
 
 def create_manager(workdir: str, max_to_keep: Optional[int] = 3,
                    read_only: bool = False) -> ocp.CheckpointManager:
+  """An Orbax `CheckpointManager` on `checkpoint_dir(workdir)`.
+
+  Args:
+    workdir: the training workdir.
+    max_to_keep: newest checkpoints kept (None: all); ignored when `read_only`.
+    read_only: read existing checkpoints only (eval.py, init_from): creates nothing.
+
+  Returns:
+    The manager, synchronous saves, one checkpoint per `save` call.
+  """
   options = ocp.CheckpointManagerOptions(
       max_to_keep=None if read_only else max_to_keep, create=not read_only,
       read_only=read_only, save_interval_steps=0 if read_only else 1,

@@ -46,6 +46,7 @@ def evaluate() -> None:
 
 
 def correct_parser() -> argparse.ArgumentParser:
+  """The argument parser of `drht-correct IN... --output=DIR [--workdir=...] [--save-hdr] ..."""
   from drht_jax import inference  # pylint: disable=g-import-not-at-top
   p = argparse.ArgumentParser(
       prog="drht-correct",
@@ -102,4 +103,5 @@ def correct(argv: Optional[Sequence[str]] = None) -> int:
 
 
 def correct_main() -> None:
+  """Console-script entry point of `drht-correct`: exits with `correct()`'s code (0, 1 or 2)."""
   sys.exit(correct())

@@ -1,10 +1,10 @@
 """NHWC convolution whose gradients XLA:CPU computes fast.
 
-XLA:CPU runs this model's convolutions forward at 65-105 GFLOP/s here, but computes the weight
-gradient of the large-image layers at 7-13 GFLOP/s (measured, batch 32 at 64x128: 9x9 3->64
-0.74 s, 5x5/2 64->64 1.9 s, sub-pixel 3x3 64->256 1.8 s), and rewrites the input gradient of a
-stride-2 conv with a tiny output (2x4 pixels: f1's deepest encoder level at 64x128) into a form
-that took 0.23 s for 0.6 GFLOP. With `grads="im2col"`, `conv2d` keeps XLA's forward and computes
+XLA:CPU runs this model's convolutions forward many times faster than it computes the weight
+gradient of the large-image layers, and rewrites the input gradient of a stride-2 conv with a
+tiny output (2x4 pixels: f1's deepest encoder level at 64x128) into a slow form (the per-layer
+timings: bench/README.md, "Convolution gradients on XLA:CPU"). With `grads="im2col"`,
+`conv2d` keeps XLA's forward and computes
 
 * the weight gradient as one matmul of shifted windows ("im2col") with the other operand, taking
   the windows of whichever of input and output gradient has fewer channels (the 9x9 64->3 output

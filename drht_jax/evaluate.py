@@ -1,8 +1,9 @@
 """What `eval.py` does: evaluate a checkpoint on a test split, or correct a user's photos.
 
 `evaluate_dataset` restores a training workdir's checkpoint (with the config saved next to
-it), runs DRHT (`evaluators.predictions`, the evaluation loop training's evaluators use too)
-and the baselines of docs/measure.md on the same images and writes, under
+it), scores DRHT and the baselines of docs/measure.md (`methods.METHODS`) on the same images
+with the report's evaluator (`evaluators.report_from_config`: the class and evaluation loop
+training's evaluators use too, with every registered metric) and writes, under
 `workdir/eval/<dataset with / replaced by ->-<split>/`:
   report.md       the paper's Table 1 layout (method | PSNR | SSIM | FSIM | perceptual), plus
                   f1's HDR estimate vs the ground-truth HDR (PU21-PSNR/SSIM, log RMSE) when
@@ -29,31 +30,12 @@ import jax
 import numpy as np
 import tqdm
 
-from drht_jax import baselines as baselines_lib
-from drht_jax import checkpointing, evaluators, hdr, imageio_utils, inference, input_pipeline
-from drht_jax import learned_baselines, metrics
+from drht_jax import checkpointing, evaluators, imageio_utils, inference
+from drht_jax import methods as methods_lib
+from drht_jax import metrics
 
-DRHT = "drht"
-F1_REINHARD = "f1_reinhard"
-# Row labels of the table, in the paper's order (peers first, ours last).
-LABELS = {
-    "input": "Input (as is)",
-    "auto_exposure": "Auto exposure / gamma",
-    "histeq": "Histogram equalisation",
-    "clahe": "CLAHE",
-    "lime": "LIME [10]",
-    "wvm": "WVM [8]",
-    "l0_enhance": "L0 smoothing + detail [46]",
-    F1_REINHARD: "f1 + Reinhard TMO (HDRCNN-style [6])",
-    "zero_dce": "Zero-DCE (learned, neuro-low-light 0.1.0 weights)",
-    DRHT: "DRHT (ours)",
-}
-# The registry's names (metrics.REGISTRY): psnr, ssim, fsim, fsim_luminance, block_excess,
-# ciede2000, colourfulness, colourfulness_ratio | pu21_psnr, pu21_ssim, log_hdr_rmse.
-LDR_METRICS = metrics.LDR_METRICS
-HDR_METRICS = metrics.HDR_METRICS
-PERCEPTUAL = "cvvdp_jod"
-ALL_METRICS = LDR_METRICS + HDR_METRICS + (PERCEPTUAL,)
+PERCEPTUAL = evaluators.PERCEPTUAL
+ALL_METRICS = evaluators.REPORT_METRICS + (PERCEPTUAL,)   # per_image.csv's columns
 CONVENTIONS = (
     "PSNR (dB): per image over all pixels and channels, data range 1, then averaged over "
     "the images.",
@@ -79,35 +61,9 @@ CONVENTIONS = (
 # --- Small helpers.
 
 
-def parse_baselines(spec: str) -> List[str]:
-  """'all' | 'none' | 'a,b,...' -> names (BASELINES keys, 'f1_reinhard' and the learned
-  methods of `learned_baselines.LEARNED`), table order."""
-  available = list(baselines_lib.BASELINES) + [F1_REINHARD] + list(learned_baselines.LEARNED)
-  spec = (spec or "none").strip()
-  if spec == "all":
-    return available
-  if spec == "none":
-    return []
-  names = [s.strip() for s in spec.split(",") if s.strip()]
-  unknown = [n for n in names if n not in available]
-  if unknown:
-    raise ValueError(f"--baselines: unknown {unknown}; available: {available}, or all/none")
-  return [n for n in available if n in names]
-
-
-def method_output(name: str, ldr, radiance=None):
-  """One comparison method's output for `ldr` `[H, W, 3]` in [0, 1]: a classical baseline, a
-  learned one, or `f1_reinhard` (the recipe's TMO of f1's `radiance`)."""
-  if name in baselines_lib.BASELINES:
-    return baselines_lib.BASELINES[name](ldr)
-  if name in learned_baselines.LEARNED:
-    return learned_baselines.LEARNED[name](ldr)
-  if name == F1_REINHARD:
-    return np.asarray(hdr.ground_truth_ldr(radiance))
-  raise ValueError(f"unknown method {name!r}")
-
-
 def report_dir(workdir: str, dataset: str, split: str) -> str:
+  """Where the report of `dataset` (TFDS name[/config]) `split` goes:
+  `workdir/eval/<dataset, / -> ->-<split>`."""
   return os.path.join(workdir, "eval", f"{dataset.replace('/', '-')}-{split}")
 
 
@@ -125,11 +81,6 @@ def _json_number(value):
   return float(value) if value is not None and np.isfinite(value) else None
 
 
-def has_hdr(example) -> bool:
-  """LDR-only data sets (Sun360) store all-zero HDR."""
-  return bool(np.any(np.asarray(example["hdr"]) > 0))
-
-
 # --- Data set evaluation.
 
 
@@ -142,12 +93,27 @@ def evaluate_dataset(workdir: str, dataset: Optional[str] = None, split: Optiona
                      corruption: Optional[str] = None) -> dict:
   """Evaluates DRHT and the baselines on one split and writes the report (module docstring).
 
-  `dataset`/`split` default to the checkpoint config's `data.dataset` / `data.eval_split`.
-  `perceptual`: None = cvvdp if installed. `manual_dir`: where a manual_dir data set reads its
-  files if it is not built yet. `corruption`: the test inputs' corruption for scene data sets
-  (None: the training config's `data.corruption`; given, the report folder is
-  `<dataset>-<split>-<corruption>`). Data with a middle-frame reference (`exposure_stacks`) also
-  get the real-exposure protocol (`exposure_protocol`). Returns the metrics.json dict.
+  Args:
+    workdir: a training (or exported) workdir: `config.json` and `checkpoints/`.
+    dataset: TFDS name[/config]; None: the checkpoint config's `data.dataset`.
+    split: None: the config's `data.eval_split` (else "test").
+    baselines: 'all' | 'none' | a comma list of `methods.METHODS` names (`methods.parse`).
+    step: the checkpoint step (None: the latest).
+    max_images: at most this many images (None: the whole split).
+    grid_rows: images (rows) in grid.png.
+    batch_size: same-size images per network call.
+    data_dir: TFDS data_dir (None: the config's).
+    perceptual: score ColorVideoVDP; None: if cvvdp is installed.
+    out: where the table and the "wrote ..." line are printed.
+    manual_dir: where a manual_dir data set reads its files if it is not built yet.
+    corruption: the test inputs' corruption for scene data sets (None: the config's
+      `data.corruption`; given, the report folder is `<dataset>-<split>-<corruption>`).
+
+  Returns:
+    The metrics.json dict: `workdir`, `dataset`, `split`, `step`, `n`, `n_with_hdr`,
+    `perceptual`, `conventions` and `methods` ({name: {label, n, seconds_per_image, metric
+    means}}); data with a middle-frame reference (`exposure_stacks`) also get
+    `exposure_protocol` (`exposure_protocol`).
   """
   config, model, variables, step = checkpointing.restore_for_inference(workdir, step)
   variables = jax.device_put(variables)
@@ -162,52 +128,38 @@ def evaluate_dataset(workdir: str, dataset: Optional[str] = None, split: Optiona
     if corruption:
       data_config.corruption = corruption
   split = split or data_config.get("eval_split", "test")
-  methods = parse_baselines(baselines) + [DRHT]
   use_perceptual = metrics.perceptual_available() if perceptual is None else perceptual
+  evaluator = evaluators.report_from_config(data_config, split, methods_lib.parse(baselines),
+                                            max_images, use_perceptual, batch_size)
+  methods = evaluator.names   # the baselines in table order, DRHT last
 
   rows = []                            # (id, method, {metric: value})
   protocol_rows = []                   # (id, method, reference, direction, {metric: value})
   seconds = collections.defaultdict(float)
   grid = collections.defaultdict(list)   # column -> images of the first grid_rows examples
   n_images = n_hdr = 0
-  examples = input_pipeline.eval_examples(data_config, split, max_images)
   progress = tqdm.tqdm(desc=f"eval {data_config.dataset}:{split}", unit="img",
                        total=max_images, file=sys.stderr)
-  for batch, corrected, radiance, forward_seconds in evaluators.predictions(
-      model, variables, examples, batch_size):
-    seconds[DRHT] += forward_seconds
-    for k, example in enumerate(batch):
-      outputs = {DRHT: corrected[k]}
-      for name in methods[:-1]:  # the last is DRHT, run above
-        start = time.perf_counter()
-        outputs[name] = method_output(name, example["ldr"], radiance[k])
-        if name != F1_REINHARD:  # f1's share is DRHT's forward, timed above
-          seconds[name] += time.perf_counter() - start
-      ref = example["ldr_gt"]
-      with_hdr = has_hdr(example)
-      n_hdr += with_hdr
+  for image in evaluator.per_image(model, variables):
+    example, outputs, ref = image.example, image.outputs, image.example["ldr_gt"]
+    n_hdr += image.with_hdr
+    for name in methods:
+      seconds[name] += image.seconds[name]
+      rows.append((example["id"], name, image.scores[name]))
+      if image.middle:
+        protocol_rows.append((example["id"], name, "fused", example["direction"],
+                              image.scores[name]))
+        protocol_rows.append((example["id"], name, "middle", example["direction"],
+                              image.middle[name]))
+    if len(grid["ldr_gt"]) < grid_rows and (
+        not grid["ldr_gt"] or grid["ldr_gt"][0].shape == ref.shape):
       for name in methods:
-        # f1's HDR is shared by DRHT and f1 + TMO; report it once, on DRHT's row.
-        hdr_pair = (radiance[k], example["hdr"]) if (with_hdr and name == DRHT) else (None, None)
-        values = metrics.compute_all(outputs[name], ref, *hdr_pair)
-        values = {m: float(v) for m, v in values.items()}
-        if use_perceptual:
-          values[PERCEPTUAL] = float(metrics.cvvdp_jod(outputs[name], ref))
-        rows.append((example["id"], name, values))
-        if "ldr_mid" in example:
-          protocol_rows.append((example["id"], name, "fused", example["direction"], values))
-          protocol_rows.append((example["id"], name, "middle", example["direction"], {
-              m: float(v) for m, v in metrics.compute_all(outputs[name],
-                                                          example["ldr_mid"]).items()}))
-      if len(grid["ldr_gt"]) < grid_rows and (
-          not grid["ldr_gt"] or grid["ldr_gt"][0].shape == ref.shape):
-        for name in methods:
-          grid[name].append(outputs[name])
-        if "input" not in methods:
-          grid["input"].append(example["ldr"])
-        grid["ldr_gt"].append(ref)
-      n_images += 1
-      progress.update(1)
+        grid[name].append(outputs[name])
+      if "input" not in methods:
+        grid["input"].append(example["ldr"])
+      grid["ldr_gt"].append(ref)
+    n_images += 1
+    progress.update(1)
   progress.close()
   if n_images == 0:
     raise ValueError(f"{data_config.dataset}:{split}: no examples to evaluate")
@@ -247,7 +199,7 @@ def _summarise(rows, methods, step, dataset, split, n_images, n_hdr, seconds, us
              "perceptual": PERCEPTUAL if use_perceptual else None,
              "conventions": list(CONVENTIONS), "methods": {}}
   for name in methods:
-    entry = {"label": LABELS.get(name, name), "n": len(by_method[name]["psnr"]),
+    entry = {"label": methods_lib.label(name), "n": len(by_method[name]["psnr"]),
              "seconds_per_image": seconds.get(name, 0.0) / n_images}
     for metric, values in by_method[name].items():
       entry[metric] = _json_number(np.mean(values))
@@ -297,7 +249,7 @@ def render_protocol(protocol: dict, columns: Sequence[str]) -> str:
                                          for m in PROTOCOL_METRICS) + " |",
               "|" + "---|" * (1 + len(PROTOCOL_SUBSETS) * len(PROTOCOL_METRICS))]
     for name in columns:
-      cells = [LABELS.get(name, name)]
+      cells = [methods_lib.label(name)]
       for subset in PROTOCOL_SUBSETS:
         entry = subsets[subset].get(name, {})
         cells += [_fmt(entry.get("psnr"), 2), _fmt(entry.get("ssim"), 4),

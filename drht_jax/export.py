@@ -82,6 +82,8 @@ def export(source: str, output: str, step: Optional[int] = None) -> str:
 
 
 def main():
+  """`python -m drht_jax.export --workdir=W --output=O [--step=N] [--npz]` (module
+  docstring); arguments from sys.argv."""
   import argparse  # pylint: disable=g-import-not-at-top
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--workdir", required=True, help="training workdir or npz folder")

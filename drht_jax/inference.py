@@ -26,7 +26,7 @@ full-resolution feature maps at once (the full-size model: ~64 channels x 4 byte
 each), so an arbitrary photo is
   1. reflect-padded at the bottom and right to multiples of 32 (and cropped back afterwards);
   2. processed in one piece if the padded image has at most `max_pixels` pixels (default
-     2048 x 2048 ~ 4.2 MP: 3.1 GiB peak host memory with the full-size model on XLA CPU),
+     2048 x 2048 ~ 4.2 MP; its peak host memory: bench/README.md, "Inference"),
      else in overlapping windows of at most 2048 x 2048, all of one shape (one compilation
      serves the whole photo; a 3000 x 4000 photo -> 4 tiles of 1536 x 2048), whose outputs
      are blended with a feathered (linear ramp) window over the 64-pixel overlap.
@@ -52,8 +52,8 @@ import numpy as np
 
 from drht_jax import hdr, imageio_utils, models
 
-# ~4.2 MP goes in one piece: the full-size model's peak memory for that (measured 3.1 GiB RSS
-# on XLA CPU, 1.15 GiB at 1 MP) stays well inside a 24 GiB machine; tiles are no larger.
+# ~4.2 MP goes in one piece: the full-size model's peak memory for that stays well inside a
+# 24 GiB machine (bench/README.md, "Inference"); tiles are no larger.
 DEFAULT_MAX_PIXELS = 2048 * 2048
 DEFAULT_TILE = 2048
 DEFAULT_OVERLAP = 64
@@ -64,12 +64,9 @@ MODES = (MODE_GUIDED, MODE_FULL)
 DEFAULT_MODE = MODE_GUIDED
 # Long side of the working resolution in `guided` mode, and the guided-filter fit there: window
 # radius (working-resolution pixels) and ridge regulariser on the guide's 3x3 colour covariance
-# (guide in [0, 1]). Chosen by measurement (`python experiments/working_size.py`, released
-# model): rendered/small test_256x512 (8 scenes), full 19.81 dB / SSIM 0.800, guided 256 r=16
-# 20.26 / 0.867 (r=8 20.16 / 0.855, r=4 20.03 / 0.840, working size 128: 18.45 / 0.836); real
-# exposure stacks (30 stacks, darkest + brightest frame of <= 512 px vs the Mertens fusion),
-# full 17.49 / 0.701, guided 256 r=16 17.45 / 0.755 (r=8 17.42 / 0.753; 128: 17.00 / 0.745).
-# 256 is the scale the nets trained at (whole scenes at 64x128 .. 128x256).
+# (guide in [0, 1]). Chosen by `python experiments/working_size.py` on the released model (its
+# numbers: docs/measure.md, "Guided mode's working size"); 256 is the scale the nets trained at
+# (whole scenes at 64x128 .. 128x256).
 DEFAULT_WORKING_SIZE = 256
 DEFAULT_RADIUS = 16
 DEFAULT_EPS = 1e-4
@@ -115,6 +112,7 @@ def compiled_shapes(model=None) -> list:
 
 
 def clear_cache():
+  """Forgets every compiled forward (`compiled_shapes()` becomes empty); returns None."""
   _COMPILED.clear()
 
 
@@ -371,7 +369,7 @@ def _apply_strip(coef_rows, j0, j1, wx, strip, log_domain):
   `A I + b`; `log_domain`: `exp(.) - delta` clipped at 0, else clipped to [0, 1].
 
   Channel-planar (`[C, 4, S, W]`): XLA CPU vectorises it along W; a pixel-interleaved
-  `[S, W, C, 4]` layout measured ~40x slower (3x3 products per pixel)."""
+  `[S, W, C, 4]` layout (3x3 products per pixel) is far slower (bench/README.md, "Inference")."""
   planes = jnp.moveaxis(strip, -1, 0)                                     # [3, S, W]
   coef = coef_rows[..., j0] * (1.0 - wx) + coef_rows[..., j1] * wx        # [C, 4, S, W]
   out = (coef[:, 0] * planes[0] + coef[:, 1] * planes[1] + coef[:, 2] * planes[2]

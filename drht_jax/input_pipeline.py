@@ -69,6 +69,7 @@ PROTOCOL_SPLIT = re.compile(r"test_(\d+)x(\d+)")
 
 
 def prepare_command(dataset: str) -> str:
+  """The shell command that builds `dataset` (`name[/config]`), for error messages."""
   return f"python -m drht_jax.input_pipeline --dataset={dataset} --prepare"
 
 
@@ -161,6 +162,8 @@ SCENE_CACHE_BYTES = 1 << 29  # decoded scenes kept per process (uint16 codes): 5
 
 
 def is_scene(record) -> bool:
+  """Whether a stored record is a whole scene (`rendered` >= 2.0.0: log2 radiance codes) rather
+  than a stored example (ldr / ldr_gt / hdr arrays)."""
   return "radiance" in record
 
 
@@ -259,19 +262,25 @@ def _pad(image: np.ndarray, pad_hw) -> np.ndarray:
 class RawRecord:
   """A stored record -> what the device recipe needs, padded to `pad_hw` (NumPy only: this runs
   in Grain workers): scene records `{"codes": [Hp, Wp, 3] uint16, "hw": [2] int32}`; example
-  records `{"ldr", "ldr_gt": uint8, "hdr": float32 (when `with_hdr`), "hw"}`."""
+  records `{"ldr", "ldr_gt": uint8, "hdr": float32 (when `with_hdr`), "hw"}`; with `photo`
+  (a stored image's name, e.g. "ldr_mid": the `data.reexpose` source) `ldr_gt` is that image
+  and `ldr` is not read (the recipe makes the input from it)."""
   pad_hw: tuple
   with_hdr: bool = True
   origin: str = ""
   rebuild: str = ""
+  photo: str = ""
 
   def __call__(self, record) -> dict:
     hw = np.asarray(record_hw(record), np.int32)
     if is_scene(record):
       return {"codes": _pad(scene_codes(record, self.origin, self.rebuild), self.pad_hw),
               "hw": hw}
-    out = {"ldr": _pad(np.asarray(record["ldr"], np.uint8), self.pad_hw),
-           "ldr_gt": _pad(np.asarray(record["ldr_gt"], np.uint8), self.pad_hw), "hw": hw}
+    if self.photo:
+      out = {"ldr_gt": _pad(np.asarray(record[self.photo], np.uint8), self.pad_hw), "hw": hw}
+    else:
+      out = {"ldr": _pad(np.asarray(record["ldr"], np.uint8), self.pad_hw),
+             "ldr_gt": _pad(np.asarray(record["ldr_gt"], np.uint8), self.pad_hw), "hw": hw}
     if self.with_hdr:
       out["hdr"] = (_pad(np.asarray(record["hdr"], np.float32), self.pad_hw)
                     if "hdr" in record else np.zeros(tuple(self.pad_hw) + (3,), np.float32))
@@ -343,19 +352,21 @@ def pad_size(builder, source) -> tuple:
 
 @functools.lru_cache(maxsize=None)
 def compiled_examples(kind: str, size, flip: bool, scale_range, whole_prob, corruption: str,
-                      fresh_corruptions: bool, multi: bool):
+                      fresh_corruptions: bool, multi: bool, reexpose: bool = False):
   """`_examples_fn(...)` over the D local shares: `jax.pmap` when `multi` (data, keys and step
   replicated, one share per device), else `jax.jit(jax.vmap)` on one device (data, keys and
   step shared, unbatched). Cached, so every iterator with these settings reuses one
-  compilation."""
-  fn = _examples_fn(kind, size, flip, scale_range, whole_prob, corruption, fresh_corruptions)
+  compilation. `reexpose`: example records whose input is made from their `ldr_gt` photo by
+  `recipe.reexpose` (a `data.reexpose` source)."""
+  fn = _examples_fn(kind, size, flip, scale_range, whole_prob, corruption, fresh_corruptions,
+                    reexpose)
   if multi:
     return jax.pmap(fn, axis_name="batch")
   return jax.jit(jax.vmap(fn, in_axes=(None, 0, 0, 0, None, None, None), axis_name="batch"))
 
 
 def _examples_fn(kind: str, size, flip: bool, scale_range, whole_prob, corruption: str,
-                 fresh_corruptions: bool):
+                 fresh_corruptions: bool, reexpose: bool = False):
   """The per-device recipe: (data, slots [b], indices [b], positions [b], base_key,
   frozen_key, step) -> {"ldr", "hdr", "ldr_gt"} `[b, H, W, 3]` float32, vmapped over the b
   examples. `data` holds M raw records (`RawRecord` arrays with a leading M); example j is
@@ -376,7 +387,12 @@ def _examples_fn(kind: str, size, flip: bool, scale_range, whole_prob, corruptio
                                     scale_range=scale_range, whole_prob=whole_prob,
                                     corruption=corruption, corruption_key=frozen)
       images = {k: data[k][slot] for k in ("ldr", "ldr_gt", "hdr") if k in data}
-      out = recipe.crop_example(key, images, hw, size, flip=flip)
+      if reexpose:
+        k_crop, k_shot = jax.random.split(key)
+        out = recipe.crop_example(k_crop, images, hw, size, flip=flip)
+        out["ldr"], _ = recipe.reexpose(k_shot, out["ldr_gt"])
+      else:
+        out = recipe.crop_example(key, images, hw, size, flip=flip)
       out.setdefault("hdr", jnp.zeros_like(out["ldr"]))
       return out
 
@@ -486,12 +502,14 @@ class DeviceBatches:
                     self._positions, self._base_key, self._frozen_key, steps)
 
   def get_state(self) -> bytes:
+    """JSON bytes for the checkpoint: batches served, placement and (host path) Grain's state."""
     state = {"batches": self._batches, "placement": self.placement}
     if self._loader is not None:
       state["grain"] = self._iterator.get_state().decode()
     return json.dumps(state).encode()
 
   def set_state(self, state: bytes):
+    """Continues from `get_state`'s bytes; DataError if they are another loader's."""
     try:
       state = json.loads(state.decode())
       batches = int(state["batches"])
@@ -541,16 +559,23 @@ def _source_batches(config, data, per_process: int, process_index: int, process_
   if corruption not in recipe.CORRUPTIONS:
     raise ValueError(f"config.data.corruption: expected one of {recipe.CORRUPTIONS}, got "
                      f"{corruption!r}")
+  photo = data.get("reexpose", "") or ""
+  if photo and (kind == "scene" or photo not in first):
+    raise DataError(f"{origin}: data.reexpose={photo!r} needs example records holding a "
+                    f"{photo!r} image; these are {kind}s with {sorted(first)}")
   placement, reason = choose_placement(data, _decoded_bytes(first, len(source), pad_hw))
   raw = RawRecord(pad_hw, with_hdr=kind == "example" and "hdr" in first, origin=origin,
-                  rebuild=prepare_command(data.dataset))
+                  rebuild=prepare_command(data.dataset), photo=photo)
   fresh = bool(data.get("fresh_corruptions", True))
   fn = functools.partial(compiled_examples, kind, size, bool(data.get("flip", True)),
                          tuple(float(v) for v in data.get("crop_scale", (0.25, 1.0))),
-                         float(data.get("whole_scene_prob", 0.25)), corruption, fresh)
+                         float(data.get("whole_scene_prob", 0.25)), corruption, fresh,
+                         reexpose=bool(photo))
+  inputs = (corruption if kind == "scene"
+            else f"{photo} re-exposed by recipe.reexpose" if photo else "stored")
   description = (f"data: {data.dataset}:{data.train_split}, {len(source)} records "
                  f"({kind}s, padded to {pad_hw[0]}x{pad_hw[1]}) on the {placement} ({reason}); "
-                 f"recipe on the device, corruption {corruption if kind == 'scene' else 'stored'}")
+                 f"recipe on the device, corruption {inputs}")
   return DeviceBatches(
       placement=placement, source=source, raw=raw,
       sampler=make_sampler(len(source), config.seed + stream, process_index, process_count),
@@ -562,7 +587,7 @@ def _source_batches(config, data, per_process: int, process_index: int, process_
 
 
 MIXTURE_FIELDS = ("dataset", "train_split", "share", "data_dir", "manual_dir", "placement",
-                  "device_budget_gib", "flip", "max_train_records")
+                  "device_budget_gib", "flip", "max_train_records", "reexpose")
 
 
 def mixture_counts(data_config, per_process: int, local_devices: int) -> list:
@@ -615,9 +640,11 @@ class Mixture:
     return {k: jnp.concatenate([b[k] for b in batches], axis=-4) for k in batches[0]}
 
   def get_state(self) -> bytes:
+    """JSON bytes: every source's `get_state`, by mixture name."""
     return json.dumps({name: p.get_state().decode() for name, p in self._parts}).encode()
 
   def set_state(self, state: bytes):
+    """Continues every source from `get_state`'s bytes; DataError naming a missing source."""
     try:
       states = json.loads(state.decode())
       missing = [name for name, _ in self._parts if name not in states]
@@ -714,6 +741,8 @@ def eval_examples(data_config, split: str, max_examples: Optional[int] = None) -
 
 
 def num_examples(data_config, split: str) -> int:
+  """How many records `split` of `data_config.dataset` holds (a `test_HxW` protocol: its
+  stored split's)."""
   builder, stored, _ = resolve_split(data_config, split)
   return len(_source(builder, data_config.dataset, stored))
 

@@ -1,7 +1,7 @@
 """Learned comparison methods: published low-light / exposure networks with shipped weights.
 
-`LEARNED` maps table names to functions `photo [H, W, 3] float in [0, 1] -> [H, W, 3] float32 in
-[0, 1]`, as `baselines.BASELINES` does for the classical methods.
+Each is a function `photo [H, W, 3] float in [0, 1] -> [H, W, 3] float32 in [0, 1]`, registered
+(kind `LEARNED`) in `methods.METHODS` beside the classical methods of `baselines.py`.
 
 **"zero_dce"**: the curve-estimation network of Zero-DCE (C. Li, C. Guo, W. Ren, R. Cong,
 J. Hou, S. Kwong, R. Cong, "Zero-Reference Deep Curve Estimation for Low-Light Image
@@ -24,10 +24,9 @@ Inference is JAX (no torch at run time): `python -m drht_jax.learned_baselines
 the PyTorch zip/pickle format itself (only `collections.OrderedDict`, `torch.*Storage` and
 `torch._utils._rebuild_tensor_v2` are resolved; any other global in the pickle becomes an inert
 placeholder, so no code from the file runs), so the converter needs no torch either. The forward
-was checked against the package's own torch forward (its model.py and best_model.pth, Debian
-bookworm's python3-torch 1.13.1+dfsg, CPU) on four images (random 37x53, dark 64x48, ramp 96x80,
-fixed 8x8): max abs difference 2.4e-7 on the output, 4.2e-7 on the curve maps (2026-12-01);
-tests/test_learned_baselines.py stores reference values of the 8x8 case.
+was checked against the package's own torch forward (how, and how closely: docs/measure.md,
+"Zero-DCE against its torch forward"); tests/test_learned_baselines.py stores reference values of
+the fixed 8x8 case.
 
 Photos above `_MAX_PIXELS` go through the network in row strips with a halo of `_HALO` rows:
 DCE-Net's receptive field is 7 px (seven 3x3 convolutions) and the curve is per pixel, so the
@@ -258,10 +257,9 @@ def zero_dce(photo, weights_path=WEIGHTS_PATH, max_pixels=_MAX_PIXELS, strip_row
   return out
 
 
-LEARNED = {"zero_dce": zero_dce}
-
-
 def main(argv=None):
+  """`python -m drht_jax.learned_baselines --convert=best_model.pth [--out=...]`: writes the
+  weights .npz (module docstring). `argv`: the arguments (None: sys.argv). Returns 0."""
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   parser.add_argument("--convert", required=True,
                       help="neuro-low-light's best_model.pth to convert")

@@ -340,6 +340,7 @@ class EncoderDecoder(nn.Module):
 
 
 def scaled_widths(width: float, base=WIDTHS):
+  """Channel widths `base` (one per level) times `width`, rounded, at least 1 -> tuple of int."""
   return tuple(max(1, int(round(c * width))) for c in base)
 
 
@@ -362,6 +363,7 @@ def encoder_decoder_param_count(widths, kernels, fusion="add_mul", global_contex
 
 
 def f2_kernels(variant):
+  """Kernel sizes per level of f2 for `variant` ('paper' | 'released'); ValueError otherwise."""
   kernels = {"paper": PAPER_KERNELS, "released": RELEASED_KERNELS}.get(variant)
   if kernels is None:
     raise ValueError(f"unknown variant {variant!r}; expected 'paper' or 'released'")
@@ -519,6 +521,8 @@ class DRHT(_Net):
   clip_neutral: bool = False   # `neutralize_clipped` on the output (configs/default.py)
 
   def setup(self):
+    """Builds f1 (arch 'drht' only) and f2 (`DirectNet` for 'single', else `LDRCorrectionNet`)
+    from the shared fields; ValueError for an arch not in `ARCHS`."""
     if self.arch not in ARCHS:
       raise ValueError(f"unknown arch {self.arch!r}; expected one of {ARCHS}")
     shared = self.shared_fields()

@@ -61,6 +61,8 @@ def apply_xla_flags(config, environ=None) -> Optional[str]:
 
 
 def missing_xla_flags(environ=None) -> list:
+  """The `DETERMINISTIC_XLA_FLAGS` that `environ['XLA_FLAGS']` (None: os.environ) lacks or
+  sets to another value -> list of `--flag=value` strings, empty when all are set."""
   environ = os.environ if environ is None else environ
   present = {f.split("=", 1)[0]: f for f in environ.get("XLA_FLAGS", "").split()}
   return [f for f in DETERMINISTIC_XLA_FLAGS if present.get(f.split("=", 1)[0]) != f]
@@ -179,6 +181,7 @@ def _first_file(folder: str, extensions) -> Optional[str]:
 
 
 def default_data_dir(data_dir: Optional[str]) -> str:
+  """`data_dir`, or TFDS's default `~/tensorflow_datasets` when it is None or empty."""
   return data_dir or os.path.join(os.path.expanduser("~"), "tensorflow_datasets")
 
 

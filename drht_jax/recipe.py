@@ -96,6 +96,42 @@ def corrupt(kind: str, key, radiance):
   raise ValueError(f"config.data.corruption: expected one of {CORRUPTIONS}, got {kind!r}")
 
 
+# --- Re-exposure of stored photos (mixture entries with `reexpose`, docs/data.md).
+
+REEXPOSE_EV_RANGE = (-4.0, 2.5)   # stops relative to the photo, uniform
+
+
+def reexpose(key, photo):
+  """A well-exposed photo re-shot by a simulated camera with an exposure error.
+
+  The input a camera would have made of the same scene `ev` stops off: the photo is linearised
+  with the sRGB curve, exposed by `2 ** ev` (`ev` uniform in `REEXPOSE_EV_RANGE`), given shot +
+  read noise (`camera.sensor`, full well and read noise from `camera.sample_camera`), re-encoded
+  with the sRGB curve, quantised to 8 bits and JPEG-compressed at the drawn quality
+  (`camera.jpeg`). No white-balance error: the photo's own colour is the target. This is the
+  `photos` builder's `test_camera` corruption with a random exposure; it teaches the inverse of
+  an exposure change on real photographs, with the photo itself as the ground truth (the
+  paper's Sun360 protocol with a camera's errors).
+
+  Args:
+    key: a `jax.random` key; same key, same bits.
+    photo: `[H, W, 3]` float32 in [0, 1], display-encoded (a real, well-exposed frame).
+
+  Returns:
+    (`[H, W, 3]` float32 in [0, 1] on the 256 8-bit levels, the drawn parameters as a dict of
+    scalars: `ev`, `full_well`, `read_noise`, `jpeg_quality`).
+  """
+  from drht_jax import camera  # pylint: disable=g-import-not-at-top  (only when chosen)
+  k_ev, k_params, k_noise = jax.random.split(key, 3)
+  params = camera.sample_camera(k_params)
+  ev = jax.random.uniform(k_ev, (), minval=REEXPOSE_EV_RANGE[0], maxval=REEXPOSE_EV_RANGE[1])
+  x = hdr.srgb_decode(photo) * jnp.exp2(ev)
+  x = camera.sensor(k_noise, x, params["full_well"], params["read_noise"])
+  ldr = camera.jpeg(hdr.quantize_8bit(hdr.srgb_encode(x)), params["jpeg_quality"])
+  return ldr, {"ev": ev, "full_well": params["full_well"], "read_noise": params["read_noise"],
+               "jpeg_quality": params["jpeg_quality"]}
+
+
 def targets(radiance):
   """radiance `[H, W, 3]` -> `{"hdr": normalised to log-average 0.18, "ldr_gt": the fixed
   TMO (`hdr.ground_truth_ldr`) of it on 8-bit levels in [0, 1]}` (float32)."""

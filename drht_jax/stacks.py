@@ -21,8 +21,8 @@ middle frame. Then recover the response with those exposures (`recover_response`
 with it and estimate the steps again (`ITERATIONS` rounds). Exposures and a response curve are
 only determined jointly up to a power (the "exponential ambiguity", Grossberg & Nayar, PAMI
 2003: `g -> k g` with exposures `-> k x exposures` fits equally well); the sRGB start pins `k`
-(measured on synthetic stacks, 2 EV steps: within 0.1 EV for an sRGB camera, tests/test_stacks.py;
-+8% for a camera whose curve is a pure 1.8 power, -19% for a 2.6 power). With EXIF
+(how closely, on synthetic stacks: docs/measure.md, "Exposures without EXIF";
+tests/test_stacks.py checks the sRGB camera). With EXIF
 (exposure time, ISO, f-number, read with Pillow) the ratios come from the file instead.
 
 `merge_hdr` averages the frames' radiance estimates `2 ** (g(z) - exposure)` in the log domain

@@ -106,7 +106,7 @@ def group_lr_factor(label, starts, decay, f1_lr_factor=1.0, warmup_steps=0):
   """Schedule `step -> multiplier` of one group's learning rate: 0 before the group starts,
   then a linear ramp over `warmup_steps` (Adam's first steps move every weight by about the
   learning rate whatever its gradient: on a wide layer switched on mid-stage that jolts the
-  output, measured: the loss jumped 40x when f2's output layer started without it); for f2
+  output, docs/model.md, "Hierarchical supervision: two measurements"); for f2
   groups, times `decay ** k` with k the number of later f2 starts already passed."""
   start = starts[label]
   if start is None:
@@ -138,6 +138,7 @@ def learning_rate_schedule(optimizer_config, total_steps):
 
 
 class DelayedState(NamedTuple):
+  """Optimizer state of `delayed`: the step counter and the wrapped transform's state."""
   count: jax.Array   # int32 step counter of this transform
   inner: Any         # the wrapped transform's state, unchanged while frozen
 

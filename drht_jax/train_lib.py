@@ -57,6 +57,8 @@ class NonFiniteLossError(FloatingPointError):
 
 @flax.struct.dataclass
 class TrainState:
+  """Everything a checkpoint holds: step, base PRNG key, parameters, BatchNorm statistics
+  and optimizer state (host arrays when saved; replicated over devices in the loop)."""
   step: jax.Array         # int32, global step (over all stages)
   rng: jax.Array          # base PRNG key of the run; per-step keys are folded from it
   params: Any
@@ -65,6 +67,8 @@ class TrainState:
 
 
 class Stage(NamedTuple):
+  """One training stage of `plan_stages`: its index, name (`hdr`, `joint`, ...), the stage's
+  config, first global step and length in steps."""
   index: int
   name: str
   config: ml_collections.ConfigDict
@@ -186,8 +190,8 @@ def train_step(state: TrainState, batch, *, model, tx, stage: Stage, starts):
   params = optax.apply_updates(state.params, updates)
   # BatchNorm statistics follow every layer that runs in this stage, started or not: a layer
   # waiting for its start still sees its input drift as earlier layers learn, and stale
-  # statistics would make eval mode disagree with train mode when it switches on (measured:
-  # f2 with init statistics clipped 62% of its eval-mode pixels). Groups outside the stage's
+  # statistics would make eval mode disagree with train mode when it switches on (by how much:
+  # docs/model.md, "Hierarchical supervision: two measurements"). Groups outside the stage's
   # `trainable` keep theirs bit for bit.
   runs = supervision.active_mask(state.batch_stats, starts, jnp.iinfo(jnp.int32).max)
   batch_stats = merge_batch_stats(state.batch_stats, new_stats, runs)
@@ -204,8 +208,8 @@ def parallelize(fn, num_devices: int, donate_argnums=()):
 
   Several devices (over all processes): `jax.pmap`. A single device in a single process:
   `jax.jit(jax.vmap(fn, axis_name=AXIS))`, the same function (a device axis of size 1,
-  `pmean` over it), which XLA:CPU runs several times faster than a one-device pmap (0.68 s vs
-  3.5 s for the demo's step, measured here)."""
+  `pmean` over it), which XLA:CPU runs several times faster than a one-device pmap
+  (bench/README.md, "One device: vmap, not pmap")."""
   if num_devices > 1 or jax.process_count() > 1:
     return jax.pmap(fn, axis_name=AXIS, donate_argnums=donate_argnums)
   return jax.jit(jax.vmap(fn, axis_name=AXIS), donate_argnums=donate_argnums)
@@ -319,37 +323,40 @@ class JsonlWriter(metric_writers.MetricWriter):
       os.replace(path + ".tmp", path)
 
   def write_texts(self, step, texts):
+    """Keeps `texts` ({name: str}) for the record of `step`'s next `write_scalars`."""
     self._texts.setdefault(int(step), {}).update(texts)
 
   def write_scalars(self, step, scalars):
+    """Appends `{"step", **texts of step, **scalars}` ({name: number or 0-d array}) as one
+    line of metrics.jsonl."""
     record = {"step": int(step), **self._texts.pop(int(step), {}),
               **{k: (v.item() if hasattr(v, "item") else v) for k, v in scalars.items()}}
     with open(self.path, "a") as f:
       f.write(json.dumps(record) + "\n")
 
   def write_summaries(self, step, values, metadata=None):
-    pass
+    """Not kept in metrics.jsonl (class docstring)."""
 
   def write_images(self, step, images):
-    pass
+    """Not kept in metrics.jsonl (class docstring)."""
 
   def write_videos(self, step, videos):
-    pass
+    """Not kept in metrics.jsonl (class docstring)."""
 
   def write_audios(self, step, audios, *, sample_rate):
-    pass
+    """Not kept in metrics.jsonl (class docstring)."""
 
   def write_histograms(self, step, arrays, num_buckets=None):
-    pass
+    """Not kept in metrics.jsonl (class docstring)."""
 
   def write_hparams(self, hparams):
-    pass
+    """Not kept in metrics.jsonl (class docstring)."""
 
   def flush(self):
-    pass  # every record is written (and the file closed) when it arrives
+    """Nothing to do: every record is written (and the file closed) when it arrives."""
 
   def close(self):
-    pass
+    """Nothing to do: the file is closed after each record."""
 
 
 class TensorBoardXWriter(metric_writers.MetricWriter):
@@ -362,38 +369,45 @@ class TensorBoardXWriter(metric_writers.MetricWriter):
     self._tb = SummaryWriter(logdir)
 
   def write_scalars(self, step, scalars):
+    """One TensorBoard scalar per item of `scalars` ({name: number}) at `step`."""
     for key, value in scalars.items():
       self._tb.add_scalar(key, value, step)
 
   def write_texts(self, step, texts):
+    """One TensorBoard text per item of `texts` ({name: str}) at `step`."""
     for key, value in texts.items():
       self._tb.add_text(key, value, step)
 
   def write_images(self, step, images):
+    """`images`: {name: `[H, W, C]` or `[N, H, W, C]` array (uint8, or float in [0, 1])}."""
     for key, value in images.items():
       self._tb.add_images(key, value if np.ndim(value) == 4 else value[None], step,
                           dataformats="NHWC")
 
   def write_histograms(self, step, arrays, num_buckets=None):
+    """One histogram per item of `arrays` ({name: array}), `num_buckets` bins (None: TF's)."""
     for key, value in arrays.items():
       self._tb.add_histogram(key, np.asarray(value), step, bins=num_buckets or "tensorflow")
 
   def write_summaries(self, step, values, metadata=None):
-    pass
+    """Not written (class docstring)."""
 
   def write_videos(self, step, videos):
-    pass
+    """Not written (class docstring)."""
 
   def write_audios(self, step, audios, *, sample_rate):
-    pass
+    """Not written (class docstring)."""
 
   def write_hparams(self, hparams):
+    """`hparams` ({name: value}) as one JSON text named "hparams"."""
     self._tb.add_text("hparams", json.dumps(hparams, default=str, sort_keys=True))
 
   def flush(self):
+    """Flushes the event file."""
     self._tb.flush()
 
   def close(self):
+    """Closes the event file."""
     self._tb.close()
 
 

@@ -1,10 +1,10 @@
-"""A learned method a user might pick instead: Zero-DCE (`learned_baselines.LEARNED`) on the real
-exposure stacks' test split, against the fused reference, next to the uncorrected input.
+"""A learned method a user might pick instead: Zero-DCE (`methods.of_kind(methods.LEARNED)`) on
+the real exposure stacks' test split, against the fused reference, next to the uncorrected input.
 
     python experiments/learned_baseline.py [--drht=pretrained] [--max_examples=N]
 
 Reads the built TFDS data set `exposure_stacks` (`ldr` input frame, `ldr_gt` the stack's fused
-reference, `direction` under/over), runs every method in `learned_baselines.LEARNED` (and, with
+reference, `direction` under/over), runs every method of kind `methods.LEARNED` (and, with
 `--drht`, the released DRHT model through `drht_jax.load(...).correct`, default mode) on each
 frame and prints one markdown table: mean PSNR / SSIM (`drht_jax.metrics.psnr`/`ssim`) over all
 frames, the under-exposed and the over-exposed ones, and seconds per frame (warm, on whatever
@@ -22,7 +22,7 @@ from absl import app, flags
 import ml_collections
 import numpy as np
 
-from drht_jax import input_pipeline, learned_baselines, metrics
+from drht_jax import input_pipeline, methods as methods_lib, metrics
 
 flags.DEFINE_string("manual_dir", "/work/shared/data", "The data set's manual_dir.")
 flags.DEFINE_string("data_dir", None, "TFDS data_dir (default: ~/tensorflow_datasets).")
@@ -74,8 +74,8 @@ def main(argv):
     import drht_jax  # pylint: disable=import-outside-toplevel
     model = drht_jax.load(FLAGS.drht)
     methods[f"DRHT ({FLAGS.drht}, default mode)"] = model.correct
-  for name, fn in learned_baselines.LEARNED.items():
-    methods[f"{name} (neuro-low-light 0.1.0 weights)"] = fn
+  for method in methods_lib.of_kind(methods_lib.LEARNED):
+    methods[f"{method.name} (neuro-low-light 0.1.0 weights)"] = method.fn
   results = measure(methods, examples)
   print(f"exposure_stacks:{FLAGS.split}, {len(examples)} frames, reference = fused stack (ldr_gt)\n")
   print(table(results, len(examples)))

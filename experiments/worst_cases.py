@@ -23,6 +23,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from drht_jax import checkpointing, evaluate, inference  # noqa: E402
 from drht_jax import input_pipeline, visualize  # noqa: E402
+from drht_jax import methods as methods_lib  # noqa: E402
 
 
 def read_scores(path):
@@ -39,12 +40,12 @@ def worst(scores, count):
   [(id, drht (psnr, ssim), best name, best (psnr, ssim))], worst first."""
   ranked = []
   for ident, methods in scores.items():
-    others = {m: v for m, v in methods.items() if m != evaluate.DRHT}
-    if evaluate.DRHT not in methods or not others:
+    others = {m: v for m, v in methods.items() if m != methods_lib.DRHT}
+    if methods_lib.DRHT not in methods or not others:
       continue
     best = max(others, key=lambda m: others[m][0])
-    ranked.append((methods[evaluate.DRHT][0] - others[best][0], ident,
-                   methods[evaluate.DRHT], best, others[best]))
+    ranked.append((methods[methods_lib.DRHT][0] - others[best][0], ident,
+                   methods[methods_lib.DRHT], best, others[best]))
   ranked.sort()
   return [(ident, drht, best, score) for _, ident, drht, best, score in ranked[:count]]
 
@@ -83,7 +84,8 @@ def main(argv=None):
     ldr = example["ldr"]
     drht, radiance = inference.correct_batch(model, variables, [ldr])
     name = wanted[example["id"]][0]
-    best = drht[0] if name == evaluate.DRHT else evaluate.method_output(name, ldr, radiance[0])
+    best = (drht[0] if name == methods_lib.DRHT
+            else methods_lib.get(name).apply(ldr, radiance[0]))
     cells = (ldr, drht[0], best, example["ldr_gt"])
     rows[example["id"]] = [visualize.fit_box(x, *args.cell) for x in cells]
   columns = [np.stack([rows[ident][j] for ident, *_ in cases]) for j in range(4)]

@@ -1,5 +1,6 @@
 """Shared fixtures: a persistent XLA compilation cache (the suite compiles the same tiny steps
-in several processes) and the `rendered/tiny` data set, built once per session."""
+in several processes), the `rendered/tiny` data set, built once per session, and the photographs
+of the metric test files (tests/metric_inputs.py)."""
 
 import os
 import sys
@@ -30,3 +31,11 @@ def tiny_data_dir(tmp_path_factory):
   data_dir = str(tmp_path_factory.mktemp("tfds"))
   input_pipeline.prepare("rendered/tiny", data_dir)
   return data_dir
+
+
+@pytest.fixture(scope="module")
+def photos():
+  """The skimage.data photographs of tests/metric_inputs.py by name, as float64 in [0, 1]
+  (tests/test_evaluate.py's own `photos`, a folder of files, overrides it there)."""
+  from tests.metric_inputs import PHOTOS, _photo  # pylint: disable=g-import-not-at-top
+  return {name: _photo(name) for name in PHOTOS}

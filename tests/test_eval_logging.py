@@ -1,5 +1,7 @@
-"""eval.py is quiet: warnings only by default (no Orbax INFO lines burying the results),
-`--verbosity=0` or `1` for the rest. Runs eval.py's photo mode on test_eval.py's tiny workdir."""
+"""Specifies eval.py's logging: warnings only by default, `--verbosity=0` or `1` for the rest.
+
+No Orbax INFO lines bury the results. Runs eval.py's photo mode on test_evaluate.py's tiny
+workdir."""
 
 import os
 import re
@@ -8,7 +10,7 @@ import sys
 
 from PIL import Image
 
-from test_eval import _photo, workdir  # pylint: disable=unused-import  (a fixture)
+from test_evaluate import _photo, workdir  # pylint: disable=unused-import  (a fixture)
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # absl's INFO prefix (I + MMDD), or Python logging's INFO:absl: form.

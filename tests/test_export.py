@@ -1,4 +1,4 @@
-"""drht_jax.export: an inference-only workdir (what pretrained/ holds) that eval.py restores."""
+"""Specifies drht_jax/export.py: an inference-only workdir (what pretrained/ holds) for eval.py."""
 
 import json
 import os
@@ -9,7 +9,7 @@ import pytest
 
 from configs import default
 from drht_jax import checkpointing, export, inference, models
-from tests.test_eval import fast_variables
+from tests.test_evaluate import fast_variables
 
 STEP = 11
 

@@ -218,6 +218,30 @@ def test_stored_example_records_are_cropped_with_zero_hdr_for_ldr_only_data():
   np.testing.assert_allclose(out["ldr_gt"], 9 / 255)
 
 
+def test_reexposed_example_records_take_their_input_from_the_target_photo():
+  fn = input_pipeline._examples_fn(  # pylint: disable=protected-access
+      "example", (16, 16), False, (0.25, 1.0), 0.25, "parametric", True, reexpose=True)
+  photo = jnp.full((2, 16, 16, 3), 120, jnp.uint8)
+  data = {"ldr_gt": photo, "hdr": jnp.ones((2, 16, 16, 3), jnp.float32),
+          "hw": jnp.asarray([[16, 16], [16, 16]], jnp.int32)}
+  slots = jnp.arange(2, dtype=jnp.int32)
+  out = fn(data, slots, slots, slots, recipe.data_key(0), recipe.data_key(1), jnp.int32(0))
+  np.testing.assert_allclose(out["ldr_gt"], 120 / 255)                # the photo is the target
+  np.testing.assert_array_equal(out["hdr"], 1.0)                      # stored HDR kept for f1
+  keys = recipe.example_keys(recipe.data_key(0), 0, slots)
+  shots = [recipe.reexpose(jax.random.split(key)[1], out["ldr_gt"][i])[0]   # input: its re-shot
+           for i, key in enumerate(keys)]
+  np.testing.assert_allclose(out["ldr"], np.stack(shots), atol=1 / 255 + 1e-6)  # vmap rounding
+  assert not np.array_equal(out["ldr"][0], out["ldr"][1])             # each its own exposure
+
+
+def test_reexpose_of_an_image_the_records_lack_is_named(tiny_data_dir):
+  config = _config(tiny_data_dir)
+  config.data.reexpose = "ldr_mid"
+  with pytest.raises(input_pipeline.DataError, match="reexpose='ldr_mid' needs example records"):
+    input_pipeline.create_train_iterator(config, 0, 1, 1)
+
+
 # --- Data mixtures: a fixed share of every batch from each further source.
 
 

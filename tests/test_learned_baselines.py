@@ -32,8 +32,10 @@ def _dark_photo():
   return np.clip(ramp + 0.03 * rng.random((32, 40, 3), dtype=np.float32), 0.0, 1.0)
 
 
-def test_registered():
-  assert lb.LEARNED["zero_dce"] is lb.zero_dce
+def test_zero_dce_is_registered_as_a_learned_method():
+  from drht_jax import methods  # pylint: disable=g-import-not-at-top
+  assert [(m.name, m.fn) for m in methods.of_kind(methods.LEARNED)] == [("zero_dce",
+                                                                         lb.zero_dce)]
 
 
 def test_matches_the_packages_torch_forward():

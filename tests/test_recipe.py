@@ -40,6 +40,15 @@ def test_resize_is_block_mean_or_exact_box_weights():
                              rtol=1e-5)
 
 
+def test_resize_on_the_device_matches_the_host_area_resize_of_the_builders():
+  # Two implementations of one definition: JAX for the device recipe, NumPy (float64) for the
+  # builders and photos (drht_jax/formats/geometry.py); they must agree.
+  from drht_jax.formats import geometry  # pylint: disable=g-import-not-at-top
+  image = np.asarray(jax.random.uniform(jax.random.PRNGKey(1), (37, 53, 3)))
+  np.testing.assert_allclose(recipe.resize(jnp.asarray(image), (8, 12)),
+                             geometry.resize_area(image, 8, 12), rtol=1e-5, atol=1e-6)
+
+
 def test_resize_to_the_same_size_is_the_identity():
   image = _radiance((8, 16, 3))
   np.testing.assert_array_equal(recipe.resize(image, (8, 16)), image)
@@ -184,3 +193,21 @@ def test_camera_corruption_is_one_call_away_and_a_function_of_the_key():
   np.testing.assert_array_equal(a, b)
   assert a.shape == (16, 32, 3) and "jpeg_quality" in params
   np.testing.assert_allclose(np.asarray(a) * 255, np.round(np.asarray(a) * 255), atol=1e-3)
+
+
+def test_reexpose_is_a_function_of_the_key_on_8bit_levels():
+  photo = jnp.full((16, 24, 3), 0.5, jnp.float32)
+  a, params = recipe.reexpose(jax.random.PRNGKey(3), photo)
+  b, _ = recipe.reexpose(jax.random.PRNGKey(3), photo)
+  np.testing.assert_array_equal(a, b)
+  np.testing.assert_allclose(np.asarray(a) * 255, np.round(np.asarray(a) * 255), atol=1e-4)
+  lo, hi = recipe.REEXPOSE_EV_RANGE
+  assert lo <= float(params["ev"]) <= hi
+
+
+def test_reexpose_changes_brightness_by_the_drawn_exposure():
+  photo = jnp.full((64, 64, 3), 0.5, jnp.float32)
+  for seed in range(4):
+    out, params = recipe.reexpose(jax.random.PRNGKey(seed), photo)
+    expected = hdr.srgb_encode(np.minimum(hdr.srgb_decode(np.float32(0.5)) * 2.0 ** float(params["ev"]), 1.0))
+    assert abs(float(np.mean(out)) - float(expected)) < 0.03, (seed, params["ev"])

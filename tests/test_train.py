@@ -1,4 +1,7 @@
-"""Training: stage plan, hierarchical schedule, frozen groups, reproducibility, resume, NaN stop.
+"""Specifies train.py: reproducible runs, resume, init_from, devices, processes, --config=joint.
+
+train_lib's stage plan and in-process loop (frozen groups, NaN stop, periodic evaluation) are in
+tests/test_train_lib.py, the hierarchical schedule in tests/test_supervision.py.
 
 Runs use tests/tiny_config.py (8 steps of a 1/8-width DRHT on 32x64 crops of rendered/tiny);
 subprocess runs go through train.py itself.
@@ -10,18 +13,12 @@ import subprocess
 import sys
 import textwrap
 
-import flax
 import jax
-import jax.numpy as jnp
-import ml_collections
 import numpy as np
-import optax
 import pytest
 
-from configs import default
 from drht_jax import checkpointing
 from drht_jax import models
-from drht_jax import supervision
 from drht_jax import train_lib
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -86,134 +83,6 @@ def assert_trees_equal(a, b):
                                   err_msg=jax.tree_util.keystr(path))
 
 
-# --- Stage plan and schedule (no model run) -------------------------------------------------
-
-
-def _two_stage_config(hdr_fraction, joint_fraction):
-  config = default.get_config()
-  config.total_steps = 10
-  config.stage_order = ("hdr", "joint")
-  config.stages = ml_collections.ConfigDict({
-      "hdr": default.stage("hdr", fraction=hdr_fraction),
-      "joint": default.stage("joint", fraction=joint_fraction)})
-  return config
-
-
-def test_stage_fractions_split_total_steps():
-  plan = train_lib.plan_stages(_two_stage_config(0.3, 0.7))
-  assert [(s.name, s.start, s.num_steps) for s in plan] == [("hdr", 0, 3), ("joint", 3, 7)]
-  assert train_lib.stage_at(plan, 2).index == 0 and train_lib.stage_at(plan, 3).index == 1
-  assert train_lib.stage_at(plan, 10).index == 1
-
-
-def test_stage_fractions_must_sum_to_one():
-  with pytest.raises(ValueError, match="sum to 0.6"):
-    train_lib.plan_stages(_two_stage_config(0.3, 0.3))
-
-
-def test_stage_order_must_name_defined_stages():
-  config = _two_stage_config(0.3, 0.7)
-  config.stage_order = ("hdr", "finetune")
-  with pytest.raises(ValueError, match="finetune"):
-    train_lib.plan_stages(config)
-
-
-@pytest.fixture(scope="module")
-def tiny_params():
-  config = default.model_config()
-  config.width = 0.125
-  return models.init_variables(models.create_model(config), jax.random.PRNGKey(0),
-                               (32, 64))["params"]
-
-
-def _moving_groups(config, params, steps):
-  """For each step: the set of groups whose parameters change under constant gradients."""
-  tx = supervision.create_optimizer(config, params)
-  grads = jax.tree_util.tree_map(jnp.ones_like, params)
-  labels = supervision.param_labels(params)
-  opt_state, moved = tx.init(params), []
-  update = jax.jit(tx.update)
-  for _ in range(steps):
-    updates, opt_state = update(grads, opt_state, params)
-    new = optax.apply_updates(params, updates)
-    changed = jax.tree_util.tree_map(lambda a, b: bool(jnp.any(a != b)), params, new)
-    moved.append({l for l, c in zip(jax.tree_util.tree_leaves(labels),
-                                    jax.tree_util.tree_leaves(changed)) if c})
-    params = new
-  return moved
-
-
-def _schedule_config(total_steps=10):
-  config = ml_collections.ConfigDict({
-      "total_steps": total_steps, "optimizer": default.get_config().optimizer,
-      "supervision": default.hierarchical_supervision()})
-  config.supervision.decoder_starts = (0.0, 0.2, 0.4, 0.6, 0.8, 0.9)
-  return config
-
-
-def test_schedule_switches_decoder_groups_on_coarse_to_fine(tiny_params):
-  moved = _moving_groups(_schedule_config(), tiny_params, 10)
-  decoder_start = {0: 0, 1: 2, 2: 4, 3: 6, 4: 8, 5: 9}
-  for step, groups in enumerate(moved):
-    expected = {"f1", "f2/encoder"} | {f"f2/decoder/{j}" for j, s in decoder_start.items()
-                                        if step >= s}
-    assert groups == expected, f"step {step}"
-
-
-def test_schedule_decays_earlier_groups_at_each_later_start(tiny_params):
-  config = _schedule_config()
-  starts = supervision.group_starts(config.supervision, config.total_steps)
-  factor = supervision.group_lr_factor("f2/encoder", starts, config.supervision.decay)
-  assert [float(factor(jnp.int32(s))) for s in (0, 1, 2, 4, 9)] == [1.0, 1.0, 0.5, 0.25,
-                                                                    0.5 ** 5]
-  f1 = supervision.group_lr_factor("f1", starts, config.supervision.decay)
-  assert float(f1(jnp.int32(9))) == 1.0  # f1 is outside the hierarchy
-
-
-def test_groups_outside_trainable_never_move(tiny_params):
-  config = _schedule_config()
-  config.supervision = default.all_at_once(("f1",))
-  for groups in _moving_groups(config, tiny_params, 3):
-    assert groups == {"f1"}
-
-
-def test_metrics_jsonl_writer_keeps_lines_up_to_the_resume_step_and_adds_the_stage(tmp_path):
-  path = str(tmp_path / "metrics.jsonl")
-  with open(path, "w") as f:  # what a run killed after its step-2 checkpoint left
-    f.writelines(json.dumps({"step": s, "loss": 0.5 / s}) + "\n" for s in (1, 2, 3))
-  writer = train_lib.JsonlWriter(path, resume_step=2)
-  writer.write_texts(3, {"stage": "joint"})
-  writer.write_scalars(3, {"loss": np.float32(0.25), "eval_step": 3})
-  writer.close()
-  records = [json.loads(l) for l in open(path)]
-  assert records == [{"step": 1, "loss": 0.5}, {"step": 2, "loss": 0.25},
-                     {"step": 3, "stage": "joint", "loss": 0.25, "eval_step": 3}]
-
-
-def test_checkpoints_hold_the_train_state_as_it_is_and_read_old_dict_checkpoints(tmp_path):
-  """Orbax saves the flax struct with its fields as top-level keys: the layout that runs
-  before it wrote as a plain dict, so old training checkpoints restore into a TrainState."""
-  params = {"f1": {"kernel": np.arange(6, dtype=np.float32).reshape(2, 3)}}
-  tx = optax.adam(1e-3)
-  state = jax.device_get(train_lib.TrainState(
-      step=np.asarray(4, np.int32), rng=np.asarray([0, 7], np.uint32), params=params,
-      batch_stats={"f1": {"mean": np.ones(3, np.float32)}}, opt_state=tx.init(params)))
-  new, old = str(tmp_path / "new"), str(tmp_path / "old")
-  checkpointing.save(checkpointing.create_manager(new), 4, state, b"{}")
-  old_dict = {f: getattr(state, f) for f in ("step", "rng", "params", "batch_stats",
-                                             "opt_state")}
-  checkpointing.save(checkpointing.create_manager(old), 4, old_dict, b"{}")
-  for workdir in (new, old):
-    raw, _ = checkpointing.restore_raw_state(workdir)
-    assert sorted(raw) == ["batch_stats", "opt_state", "params", "rng", "step"]
-    restored, data = checkpointing.restore(
-        checkpointing.create_manager(workdir, read_only=True), 4, state)
-    assert isinstance(restored, train_lib.TrainState) and data == b"{}"
-    assert_trees_equal(restored, state)
-    variables, step = checkpointing.restore_variables(workdir)
-    assert step == 4 and sorted(variables) == ["batch_stats", "params"]
-
-
 # --- Real steps on the tiny model ---------------------------------------------------------
 
 
@@ -240,33 +109,6 @@ def test_run_writes_workdir_contract(tiny_run, tiny_data_dir):
   assert [r["stage"] for r in records] == ["hdr"] * 4 + ["joint"] * 4
   steps = checkpointing.create_manager(workdir, read_only=True).all_steps()
   assert sorted(steps) == [3, 6, 8]
-
-
-def test_frozen_groups_stay_bit_identical_until_their_start(tiny_data_dir, tmp_path):
-  """hdr stage (steps 0-3): f2 frozen. joint stage: f2/decoder/5 starts at local step 3."""
-  config = tiny_config(tiny_data_dir, total_steps=8, checkpoint_every=1)
-  train_lib.train_and_evaluate(config, str(tmp_path))
-  states = {s: checkpointing.restore_raw_state(str(tmp_path), s)[0] for s in range(1, 9)}
-  params0 = models.init_variables(models.create_model(config.model),
-                                  jax.random.split(jax.random.PRNGKey(config.seed))[0],
-                                  (32, 64))
-
-  def group(tree, prefix):
-    labels = flax.traverse_util.flatten_dict(supervision.param_labels(tree))
-    return {k: v for k, v in flax.traverse_util.flatten_dict(tree).items()
-            if labels[k].startswith(prefix)}
-
-  for step in range(1, 5):  # hdr stage: all of f2 (params and statistics) untouched
-    for kind in ("params", "batch_stats"):
-      assert_trees_equal(group(states[step][kind], "f2"), group(params0[kind], "f2"))
-  for step in range(5, 8):  # joint steps 4, 5, 6 (local 0-2): decoder/5 still frozen
-    assert_trees_equal(group(states[step]["params"], "f2/decoder/5"),
-                       group(params0["params"], "f2/decoder/5"))
-  moved = group(states[8]["params"], "f2/decoder/5")
-  assert any(np.any(moved[k] != v) for k, v in group(params0["params"], "f2/decoder/5").items())
-  enc_before, enc_after = group(states[4]["params"], "f2/encoder"), group(states[5]["params"],
-                                                                          "f2/encoder")
-  assert any(np.any(enc_before[k] != v) for k, v in enc_after.items())
 
 
 def test_same_seed_gives_bit_identical_runs(tiny_run, tiny_data_dir, tmp_path):
@@ -311,34 +153,6 @@ def test_unfinished_checkpoint_is_ignored_on_resume(tiny_run, tmp_path):
   (partial / "state").mkdir(parents=True)
   (partial / "state" / "half_written").write_bytes(b"\0" * 10)
   assert checkpointing.create_manager(str(workdir), read_only=True).latest_step() == 8
-
-
-def test_nan_loss_stops_naming_the_step_and_keeps_last_checkpoint(tiny_data_dir, tmp_path):
-  config = tiny_config(tiny_data_dir, **{"optimizer.learning_rate": 1e38,
-                                         "optimizer.clip_norm": 0.0, "checkpoint_every": 1})
-  with pytest.raises(train_lib.NonFiniteLossError, match=r"at step \d+") as info:
-    train_lib.train_and_evaluate(config, str(tmp_path))
-  bad_step = int(info.value.args[0].split("at step ")[1].split()[0])
-  latest = checkpointing.create_manager(str(tmp_path), read_only=True).latest_step()
-  assert latest is not None and latest <= bad_step
-  state, _ = checkpointing.restore_raw_state(str(tmp_path))
-  assert all(np.all(np.isfinite(x)) for x in jax.tree_util.tree_leaves(state["params"]))
-
-
-def test_periodic_evaluation_and_image_grids_come_from_the_config(tiny_data_dir, tmp_path):
-  """`evaluators.from_config`: eval_* keys (and eval_step) at the logged steps that are
-  multiples of `eval_every`, in metrics.jsonl and the summary; grids every `image_every`."""
-  config = tiny_config(tiny_data_dir, total_steps=4, checkpoint_every=4, eval_every=2,
-                       num_eval_images=1, image_every=4)
-  summary = train_lib.train_and_evaluate(config, str(tmp_path))
-  records = [json.loads(l) for l in open(tmp_path / "metrics.jsonl")]
-  assert [r["step"] for r in records] == [1, 2, 3, 4]
-  assert [r.get("eval_step") for r in records] == [None, 2, None, 4]
-  for key in ("eval_psnr", "eval_ssim", "eval_input_psnr", "eval_input_ssim"):
-    assert np.isfinite(records[3][key]) and summary[key] == records[3][key]
-  assert summary["step"] == 4 and len(summary["digest"]) == 16
-  assert (tmp_path / "images" / "step_0000004.png").exists()
-  assert os.listdir(tmp_path / "tensorboard")
 
 
 def test_train_py_rejects_unknown_config_name(tmp_path):

@@ -1,1 +1,1 @@
-"""The `rendered` data set: procedural outdoor HDR scenes rendered with Mitsuba 3 on this machine."""
+"""The `rendered` data set: procedural outdoor HDR scenes rendered locally with Mitsuba 3."""

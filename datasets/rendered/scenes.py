@@ -32,7 +32,7 @@ SCENE_KINDS = (
     ("night", 0.14, "very dim sky, street lamps, spot/point lights, glowing windows"),
 )
 # Kinds lit mostly indirectly are noisier per sample: they get this many times the spp asked for
-# (measured tone-mapped PSNR vs 256 spp at 16 spp: ~22 dB interior, ~26 dB night, 31-41 dB day).
+# (the noise per kind: datasets/rendered/README.md, "Scenes").
 KIND_SPP_FACTOR = {"interior": 4, "night": 2}
 KIND_NAMES = tuple(k for k, _, _ in SCENE_KINDS)
 KIND_PROBS = np.array([p for _, p, _ in SCENE_KINDS])
@@ -601,8 +601,8 @@ def render(scene: dict) -> np.ndarray:
   path-tracing fireflies) are set to 0 so no NaN ever reaches a data set."""
   mi = _mitsuba()
   # optimize=False: with Mitsuba's merging of identical objects, night scenes (many emitters)
-  # differed from run to run (measured on 3.9.1). Serial loading is a further guard; it costs
-  # nothing measurable (~0.5 s either way at 256x512, mostly the kd-tree build).
+  # differed from run to run (Mitsuba 3.9.1). Serial loading is a further guard, at no
+  # noticeable cost (the scene load is mostly the kd-tree build).
   scene = mi.load_dict(scene, parallel=False, optimize=False)
   image = np.array(mi.render(scene), dtype=np.float32)[..., :3]
   return np.where(np.isfinite(image), np.maximum(image, 0.0), 0.0).astype(np.float32)

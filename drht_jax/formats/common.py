@@ -16,6 +16,7 @@ class DataError(ValueError):
 
 
 def check_exists(path: str) -> None:
+  """FileNotFoundError naming `path` unless it is an existing file; returns None."""
   if not os.path.isfile(path):
     raise FileNotFoundError(f"{path}: no such file")
 

@@ -135,6 +135,8 @@ def read_exr(path: str):
 
 
 def write_exr(path: str, radiance: np.ndarray) -> None:
+  """Writes `radiance` `[H, W, 3]` float32 (linear, >= 0) to `path` as a ZIP-compressed RGB
+  scanline OpenEXR (needs the `OpenEXR` package); returns None."""
   import OpenEXR  # pylint: disable=import-outside-toplevel
   header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
   channels = {c: np.ascontiguousarray(radiance[..., i]) for i, c in enumerate("RGB")}

@@ -12,11 +12,10 @@ import numpy as np
 
 # code 0 = radiance <= 2**LOG2_MIN (stored as 0); code k >= 1 = 2 ** (LOG2_MIN + k / STEPS).
 # Codes of 1/256 stop span 2**-32 .. 2**127 (float32's range; no clipping in practice). Relative error
-# <= 2**(1/512) - 1 = 1.4e-3 (measured in tests/test_rendered.py), below an 8-bit step
+# <= 2**(1/512) - 1 = 1.4e-3 (checked in tests/test_rendered.py), below an 8-bit step
 # (1/255 = 3.9e-3 of white; more in the shadows). Each code is stored as its difference to its
-# left neighbour (mod 2**16): render noise sets the size (~4 bits per value), the deltas and
-# LZMA shave the rest (measured on `small`: 481 KB per scene at 1/1024 stop with zlib, 332 KB
-# with this codec).
+# left neighbour (mod 2**16): render noise sets the size, the deltas and LZMA shave the rest
+# (sizes against the zlib codec before it: docs/measure.md, "Scene codec").
 SCENE_CODEC = "log2-u16-1/256stop-from-2^-32-rowdelta-byteplanes-lzma"
 LOG2_MIN = -32.0
 STEPS_PER_STOP = 256.0
@@ -55,4 +54,6 @@ def codes_to_radiance(codes: np.ndarray) -> np.ndarray:
 
 
 def decode_radiance(data: bytes, shape) -> np.ndarray:
+  """Compressed bytes (`encode_radiance`) -> `shape` (`[H, W, 3]`) float32 radiance >= 0
+  (`decode_codes` then `codes_to_radiance`)."""
   return codes_to_radiance(decode_codes(data, shape))

@@ -50,9 +50,7 @@ Conventions (the table must state them):
 """
 
 import functools
-
-import functools
-import collections
+from typing import Callable, NamedTuple, Optional
 
 import jax
 import jax.numpy as jnp
@@ -77,9 +75,17 @@ from drht_jax.metrics.perceptual import PERCEPTUAL_HINT, cvvdp_jod, perceptual_a
 
 # --- The registry: every metric a report shows.
 
-# fn(pred, ref) -> [...] per image; kind 'ldr' (display images in [0, 1]) | 'hdr' (linear
-# radiance); jit: pure jnp (compiled together) or NumPy; higher_is_better.
-Metric = collections.namedtuple("Metric", "fn kind jit higher_is_better")
+
+class Metric(NamedTuple):
+  """A registered metric: `fn(pred, ref) -> [...]` (one value per image of `[..., H, W, C]`),
+  its kind ('ldr': display images in [0, 1] | 'hdr': linear radiance >= 0), whether it is
+  pure jnp (`jit`: compiled together with the others) or NumPy, and `higher_is_better` (None:
+  neither, e.g. colourfulness)."""
+  fn: Callable
+  kind: str
+  jit: bool
+  higher_is_better: Optional[bool]
+
 
 REGISTRY = {
     "psnr": Metric(psnr, "ldr", True, True),
@@ -105,38 +111,50 @@ LDR_METRICS = names("ldr")
 HDR_METRICS = names("hdr")
 
 
-@functools.partial(jax.jit, static_argnames="kind")
-def _jit_metrics(pred, ref, kind):
+@functools.partial(jax.jit, static_argnames="names")
+def _jit_metrics(pred, ref, names):
   out = {}
-  if kind == "ldr":  # FSIM and FSIMc share their phase congruency: computed once.
-    out["fsim_luminance"], out["fsim"] = fsim_both(pred, ref)
-  for name, m in REGISTRY.items():
-    if m.kind == kind and m.jit and name not in out:
-      out[name] = m.fn(pred, ref)
+  if "fsim" in names or "fsim_luminance" in names:  # they share their phase congruency:
+    out["fsim_luminance"], out["fsim"] = fsim_both(pred, ref)   # computed once
+  for name in names:
+    if name not in out:
+      out[name] = REGISTRY[name].fn(pred, ref)
   return out
 
 
-def _compute(kind, pred, ref):
+def _compute(names, pred, ref):
+  """`names` (registered, of one kind) in registry order -> {name: NumPy `[...]`}."""
   pred, ref = jnp.asarray(pred, jnp.float32), jnp.asarray(ref, jnp.float32)
-  out = {k: np.asarray(v) for k, v in _jit_metrics(pred, ref, kind).items()}
-  for name, m in REGISTRY.items():
-    if m.kind == kind and not m.jit:
-      out[name] = np.asarray(m.fn(pred, ref), np.float32)
-  return {n: out[n] for n in names(kind)}
+  jitted = tuple(n for n in names if REGISTRY[n].jit)
+  out = {k: np.asarray(v) for k, v in _jit_metrics(pred, ref, jitted).items()} if jitted else {}
+  for name in names:
+    if not REGISTRY[name].jit:
+      out[name] = np.asarray(REGISTRY[name].fn(pred, ref), np.float32)
+  return {n: out[n] for n in names}
 
 
-def compute_all(pred, ref, pred_hdr=None, ref_hdr=None):
-  """All registered metrics per image as a dict of NumPy arrays of shape `[...]`.
+def compute_all(pred, ref, pred_hdr=None, ref_hdr=None, names=None):
+  """Registered metrics per image as a dict of NumPy arrays of shape `[...]`.
 
-  `pred`, `ref`: `[..., H, W, 3]` LDR in [0, 1] -> `LDR_METRICS` ('psnr', 'ssim', 'fsim'
-  (FSIMc), 'fsim_luminance', 'block_excess' (`block_artifact_excess`), 'ciede2000',
-  'colourfulness' (the output's), 'colourfulness_ratio'). With `pred_hdr`, `ref_hdr` (linear
-  radiance, same shape) also `HDR_METRICS` ('pu21_psnr', 'pu21_ssim', 'log_hdr_rmse').
-  The jnp metrics are compiled once per shape.
+  Args:
+    pred, ref: `[..., H, W, 3]` LDR in [0, 1] -> `LDR_METRICS` ('psnr', 'ssim', 'fsim'
+      (FSIMc), 'fsim_luminance', 'block_excess' (`block_artifact_excess`), 'ciede2000',
+      'colourfulness' (the output's), 'colourfulness_ratio').
+    pred_hdr, ref_hdr: optional linear radiance `[..., H, W, 3]` >= 0, both or neither ->
+      also `HDR_METRICS` ('pu21_psnr', 'pu21_ssim', 'log_hdr_rmse').
+    names: only these registered metrics (None: all); HDR ones only with the HDR pair.
+
+  Returns:
+    `{name: [...] float array}` in registry order. The jnp metrics of one kind are compiled
+    together, once per shape and set of names.
   """
   if (pred_hdr is None) != (ref_hdr is None):
     raise ValueError("compute_all: pass both pred_hdr and ref_hdr, or neither")
-  out = _compute("ldr", pred, ref)
+  if names is not None and set(names) - set(REGISTRY):
+    raise ValueError(f"compute_all: unknown metrics {sorted(set(names) - set(REGISTRY))}; "
+                     f"registered: {list(REGISTRY)}")
+  wanted = lambda registered: tuple(n for n in registered if names is None or n in names)
+  out = _compute(wanted(LDR_METRICS), pred, ref)
   if pred_hdr is not None:
-    out.update(_compute("hdr", pred_hdr, ref_hdr))
+    out.update(_compute(wanted(HDR_METRICS), pred_hdr, ref_hdr))
   return out

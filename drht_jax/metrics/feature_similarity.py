@@ -90,7 +90,8 @@ def _kth_smallest_nonnegative(values, ks):
   """Exact k-th smallest entries of `[..., N]` float32 >= 0, for each k in `ks` -> `[..., len(ks)]`.
 
   A bitwise binary search over the float bit patterns (monotone for non-negative floats): 31
-  counting passes, ~10x faster on CPU than the full sort behind jnp.median.
+  counting passes, faster on CPU than the full sort behind jnp.median (bench/README.md,
+  "FSIM's median").
   """
   bits = jax.lax.bitcast_convert_type(values, jnp.int32)[..., None, :]
   k = jnp.asarray(ks, jnp.int32)

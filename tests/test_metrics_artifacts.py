@@ -1,4 +1,6 @@
-"""Block artifacts: `metrics.block_pattern` / `block_artifact_excess` find a 32-pixel grid.
+"""Specifies drht_jax/metrics/artifacts.py: the 32-pixel block grid and the noise excess.
+
+Block artifacts: `metrics.block_pattern` / `block_artifact_excess` find a 32-pixel grid.
 
 The released model's own score is checked in tests/test_pretrained.py.
 """
