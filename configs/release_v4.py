@@ -8,7 +8,9 @@ middle frame re-shot a random exposure off by the camera model (`data.reexpose="
 photo, an exposure error as a camera makes it, the photo as the ground truth), which v3 never
 trained on. The other three: two real stack frames with the stack's fusion as the target, one
 `rendered/full` scene under `camera` corruption. It gains on the photo splits and loses on the
-real and rendered ones, so v3 stays released (docs/ablations.md, "Re-exposed real photos").
+rendered ones (with middle frames also on the real split; `--config.data.mixture.reexposed.
+reexpose=ldr_gt` re-shoots the fusions instead), so v3 stays released (docs/ablations.md,
+"Re-exposed real photos").
 """
 
 import ml_collections
