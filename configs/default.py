@@ -116,6 +116,9 @@ def get_config():
   config.max_to_keep = 3
   config.init_from = ""             # workdir whose latest checkpoint initialises the model
   config.init_from_groups = ("f1",)  # which parameter groups init_from copies
+  # True: init_from may be a narrower model (a smaller model.width); its variables are widened
+  # so the new model computes the same function at step 0 (drht_jax/widen.py, Net2Net).
+  config.init_widen = False
   # A missing init_from checkpoint is found before anything slow (drht_jax/preflight.py):
   # "error" stops in one line naming the command that makes it; "pretrain" (configs/joint.py)
   # pre-trains f1 in this run instead: an `hdr` stage of `pretrain_fraction` of total_steps

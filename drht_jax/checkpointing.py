@@ -27,6 +27,7 @@ import orbax.checkpoint as ocp
 
 from drht_jax import models
 from drht_jax import supervision
+from drht_jax import widen
 
 CONFIG_FILE = "config.json"
 RUN_FILE = "run.json"
@@ -207,11 +208,13 @@ def restore_variables(workdir: str, step: Optional[int] = None):
   return variables_from_state(state, checkpoint_dir(workdir)), step
 
 
-def load_groups(workdir: str, groups, params, batch_stats):
+def load_groups(workdir: str, groups, params, batch_stats, widen_key=None):
   """Copies the parameters and BatchNorm statistics of `groups` (label prefixes of
   `supervision.param_labels`, e.g. 'f1') from `workdir`'s latest checkpoint into `params` /
   `batch_stats` (a new run's `config.init_from`). -> (params, batch_stats). Raises if a copied
-  array is missing or of another shape, or if no parameter matches `groups`."""
+  array is missing or of another shape, or if no parameter matches `groups`; with `widen_key`
+  (`config.init_widen`), arrays of a narrower model are widened instead, computing the same
+  function (`widen.widen_tree`)."""
   source, step = restore_variables(workdir)
   logging.getLogger("absl").info("init_from %s (step %d): groups %s", workdir, step,
                                  list(groups))
@@ -221,15 +224,26 @@ def load_groups(workdir: str, groups, params, batch_stats):
     flat_s = flax.traverse_util.flatten_dict(src)
     labels = flax.traverse_util.flatten_dict(
         flax.core.unfreeze(supervision.param_labels(target)))
-    copied = 0
-    for key, value in flat_t.items():
-      if any(labels[key].startswith(g) for g in groups):
-        if key not in flat_s or np.shape(flat_s[key]) != np.shape(value):
-          raise ValueError(f"init_from {workdir}: {kind} {'/'.join(key)} missing or of "
-                           f"another shape (model configs differ?)")
-        flat_t[key] = jnp.asarray(flat_s[key], value.dtype)
-        copied += 1
-    if not copied and kind == "params":
+    chosen = [key for key in flat_t if any(labels[key].startswith(g) for g in groups)]
+    for key in chosen:
+      if key not in flat_s:
+        raise ValueError(f"init_from {workdir}: {kind} {'/'.join(key)} missing (model configs "
+                         f"differ?)")
+      if np.shape(flat_s[key]) != np.shape(flat_t[key]) and widen_key is None:
+        raise ValueError(f"init_from {workdir}: {kind} {'/'.join(key)} of shape "
+                         f"{np.shape(flat_s[key])}, the model's is {np.shape(flat_t[key])} "
+                         f"(model configs differ? config.init_widen=True widens a narrower "
+                         f"model)")
+    source_arrays = {key: flat_s[key] for key in chosen}
+    if widen_key is not None:
+      try:
+        source_arrays = widen.widen_tree(
+            widen_key, source_arrays, {key: np.shape(flat_t[key]) for key in chosen})
+      except ValueError as e:
+        raise ValueError(f"init_from {workdir}: {kind}: {e}") from None
+    for key in chosen:
+      flat_t[key] = jnp.asarray(source_arrays[key], flat_t[key].dtype)
+    if not chosen and kind == "params":
       raise ValueError(f"init_from {workdir}: no parameter matches groups {list(groups)}")
     return flax.traverse_util.unflatten_dict(flat_t)
 

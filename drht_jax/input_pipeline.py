@@ -304,13 +304,14 @@ class RawSource:
     return f"RawSource({self._source!r}, {self._raw!r})"
 
 
-def _decoded_bytes(record, count: int, pad_hw) -> int:
-  """Device bytes of `count` records like `record`, padded to `pad_hw` (uint16 codes for
-  scenes; uint8 ldr / ldr_gt and float32 hdr for examples)."""
+def _decoded_bytes(record, count: int, pad_hw, photo: str = "") -> int:
+  """Device bytes of `count` records like `record`, padded to `pad_hw`, as `RawRecord` holds
+  them: uint16 codes for scenes; uint8 ldr / ldr_gt (only the photo with `photo`, the
+  `data.reexpose` source) and float32 hdr for examples."""
   pixels = pad_hw[0] * pad_hw[1] * 3
   if is_scene(record):
     return count * pixels * 2
-  return count * pixels * (2 + (4 if "hdr" in record else 0))
+  return count * pixels * ((1 if photo else 2) + (4 if "hdr" in record else 0))
 
 
 def device_budget_bytes(data_config) -> int:
@@ -563,7 +564,7 @@ def _source_batches(config, data, per_process: int, process_index: int, process_
   if photo and (kind == "scene" or photo not in first):
     raise DataError(f"{origin}: data.reexpose={photo!r} needs example records holding a "
                     f"{photo!r} image; these are {kind}s with {sorted(first)}")
-  placement, reason = choose_placement(data, _decoded_bytes(first, len(source), pad_hw))
+  placement, reason = choose_placement(data, _decoded_bytes(first, len(source), pad_hw, photo))
   raw = RawRecord(pad_hw, with_hdr=kind == "example" and "hdr" in first, origin=origin,
                   rebuild=prepare_command(data.dataset), photo=photo)
   fresh = bool(data.get("fresh_corruptions", True))

@@ -233,8 +233,10 @@ def initial_state(config, model, plan, load_init_from: bool = True) -> TrainStat
   variables = models.init_variables(model, init_key, tuple(config.image_size))
   params, batch_stats = variables["params"], variables["batch_stats"]
   if config.init_from and load_init_from:
+    widen_key = (jax.random.fold_in(init_key, 1) if config.get("init_widen", False)
+                 else None)
     params, batch_stats = checkpointing.load_groups(
-        config.init_from, config.init_from_groups, params, batch_stats)
+        config.init_from, config.init_from_groups, params, batch_stats, widen_key)
   tx = stage_optimizer(config, plan[0], params)
   return TrainState(step=jnp.zeros([], jnp.int32), rng=train_key, params=params,
                     batch_stats=batch_stats, opt_state=tx.init(params))

@@ -124,6 +124,19 @@ def test_auto_placement_keeps_data_on_the_device_only_within_the_budget():
     input_pipeline.choose_placement(data, 1)
 
 
+def test_decoded_bytes_count_what_the_raw_records_hold():
+  """Placement's budget line counts the arrays `RawRecord` keeps: a re-exposed source keeps its
+  photo and the HDR, not the stored input."""
+  record = {"ldr": np.zeros((8, 8, 3), np.uint8), "ldr_gt": np.zeros((8, 8, 3), np.uint8),
+            "ldr_mid": np.zeros((8, 8, 3), np.uint8), "hdr": np.zeros((8, 8, 3), np.float32)}
+  raw = input_pipeline.RawRecord((8, 16))
+  held = sum(v.nbytes for k, v in raw(record).items() if k != "hw")
+  assert input_pipeline._decoded_bytes(record, 1, (8, 16)) == held  # pylint: disable=protected-access
+  reexposed = input_pipeline.RawRecord((8, 16), photo="ldr_mid")
+  held = sum(v.nbytes for k, v in reexposed(record).items() if k != "hw")
+  assert input_pipeline._decoded_bytes(record, 1, (8, 16), "ldr_mid") == held  # pylint: disable=protected-access
+
+
 def test_padding_keeps_the_record_and_rejects_larger_ones():
   image = np.ones((2, 3, 3), np.uint16)
   padded = input_pipeline._pad(image, (4, 5))  # pylint: disable=protected-access
