@@ -47,6 +47,7 @@ from drht_jax import losses
 from drht_jax import models
 from drht_jax import preflight
 from drht_jax import supervision
+from drht_jax import widen
 
 AXIS = "batch"  # the pmap axis: gradients, losses and BatchNorm statistics are averaged over it
 
@@ -233,8 +234,10 @@ def initial_state(config, model, plan, load_init_from: bool = True) -> TrainStat
   variables = models.init_variables(model, init_key, tuple(config.image_size))
   params, batch_stats = variables["params"], variables["batch_stats"]
   if config.init_from and load_init_from:
-    widen_key = (jax.random.fold_in(init_key, 1) if config.get("init_widen", False)
-                 else None)
+    widen_key = None
+    if config.get("init_widen", False):
+      widen.check_model(config.model)
+      widen_key = jax.random.fold_in(init_key, 1)
     params, batch_stats = checkpointing.load_groups(
         config.init_from, config.init_from_groups, params, batch_stats, widen_key)
   tx = stage_optimizer(config, plan[0], params)

@@ -23,8 +23,9 @@ kernel, so it commutes with the split.
 
 Channel maps are keyed by the pair (old, new), so two spaces of the same widths share one map:
 harmless, since any map per space preserves the function. Spaces are told apart by size only,
-which holds for the models here: the image channels (3) and the output (3) never change with
-`width`, every hidden width does.
+which holds for the models here with `fusion="add_mul"`: the image channels (3) and the output
+(3) never change with `width`, every hidden width does. A `concat` fusion's 1x1 conv reads two
+spaces joined on one axis, which one map cannot follow: `check_model` refuses it.
 """
 
 import zlib
@@ -35,6 +36,15 @@ import numpy as np
 
 # Range of the random weights whose normalised values split an old weight over its replicas.
 SPLIT_RANGE = (0.5, 1.5)
+
+
+def check_model(model_config) -> None:
+  """Raises a ValueError unless `widen_tree` preserves the function of models of `model_config`
+  (`config.model`): skip fusion 'add_mul' (module doc)."""
+  fusion = model_config.get("fusion", "add_mul")
+  if fusion != "add_mul":
+    raise ValueError(f"config.init_widen: widening needs model.fusion='add_mul' (a concat "
+                     f"fusion joins two channel spaces), got {fusion!r}")
 
 
 def channel_map(key, old: int, new: int) -> np.ndarray:

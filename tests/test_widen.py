@@ -35,22 +35,6 @@ def _perturbed_stats(variables, key):
           "batch_stats": jax.tree_util.tree_unflatten(tree, leaves)}
 
 
-def test_a_widened_model_computes_what_the_narrow_one_computes(tmp_path):
-  narrow, small = _model_and_variables(0.0625, seed=1)
-  small = _perturbed_stats(small, jax.random.PRNGKey(2))
-  _save(str(tmp_path), small)
-  wide, fresh = _model_and_variables(0.125, seed=5)
-  params, stats = checkpointing.load_groups(str(tmp_path), ("f1", "f2"), fresh["params"],
-                                            fresh["batch_stats"], jax.random.PRNGKey(0))
-  x = jax.random.uniform(jax.random.PRNGKey(3), (2, 32, 64, 3))
-  want = narrow.apply(small, x, train=False)
-  got = wide.apply({"params": params, "batch_stats": stats}, x, train=False)
-  for name in ("s_hat", "i_hat"):
-    np.testing.assert_allclose(got[name], want[name], atol=1e-5, rtol=1e-4)
-  got_kernel = params["f1"]["body"]["encoder_1"]["kernel"]
-  assert got_kernel.shape == fresh["params"]["f1"]["body"]["encoder_1"]["kernel"].shape
-
-
 def test_replicas_of_a_channel_split_its_outgoing_weights_unevenly():
   """The splits over a channel's replicas sum to the old weight but differ per weight, so the
   replicas get different gradients and do not stay copies."""
@@ -94,3 +78,38 @@ def test_init_from_a_narrower_model_without_init_widen_names_the_array_and_the_f
   _, fresh = _model_and_variables(0.125, seed=5)
   with pytest.raises(ValueError, match=r"params f1/\S+ of shape .*init_widen=True"):
     checkpointing.load_groups(str(tmp_path), ("f1",), fresh["params"], fresh["batch_stats"])
+
+
+def test_a_concat_fusion_model_is_refused_before_widening():
+  """A concat fusion's 1x1 conv reads two channel spaces on one axis, which one channel map
+  cannot follow: init_widen says so instead of changing the function."""
+  config = default.model_config()
+  widen.check_model(config)   # add_mul, the default: fine
+  config.fusion = "concat"
+  with pytest.raises(ValueError, match="model.fusion='add_mul'"):
+    widen.check_model(config)
+
+
+def test_a_widened_model_computes_what_the_narrow_one_computes(tmp_path):
+  """`config.init_widen`: a run of twice the width starts from a narrower checkpoint (trained-
+  looking BatchNorm statistics included) with the same outputs."""
+  from tests.test_train import tiny_config  # pylint: disable=g-import-not-at-top
+  from drht_jax import train_lib  # pylint: disable=g-import-not-at-top
+  v3_layers = {"model.global_context": True, "model.upsample": "balanced_deconv"}
+  narrow_config = tiny_config("unused", **{"model.width": 0.0625}, **v3_layers)
+  narrow = models.create_model(narrow_config.model)
+  small = _perturbed_stats(models.init_variables(narrow, jax.random.PRNGKey(1), (32, 64)),
+                           jax.random.PRNGKey(2))
+  _save(str(tmp_path), small)
+  config = tiny_config("unused", init_from=str(tmp_path), init_from_groups=("f1", "f2"),
+                       init_widen=True, **v3_layers)
+  wide = models.create_model(config.model)
+  state = train_lib.initial_state(config, wide, train_lib.plan_stages(config))
+  x = jax.random.uniform(jax.random.PRNGKey(3), (2, 32, 64, 3))
+  want = narrow.apply(small, x, train=False)["i_hat"]
+  got = wide.apply({"params": state.params, "batch_stats": state.batch_stats}, x,
+                   train=False)["i_hat"]
+  np.testing.assert_allclose(got, want, atol=1e-5, rtol=1e-4)
+  kernel = state.params["f1"]["body"]["encoder_1"]["kernel"]
+  assert kernel.shape[2:] == tuple(2 * n for n in small["params"]["f1"]["body"]["encoder_1"][
+      "kernel"].shape[2:])
