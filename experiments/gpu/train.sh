@@ -24,23 +24,20 @@ fi
 export PYTHONUNBUFFERED=1
 cp -r .carry/tfds/* "$DATA"/
 MANUAL=$PWD/.carry
-if [ "$QUICK" != 0 ]; then  # three stacks (two train, one test) instead of 79
-  MANUAL=$ROOT/manual && mkdir -p "$MANUAL/brackets"
+TINY=() FT=() EVAL=()
+if [ "$QUICK" != 0 ]; then  # tiny: the same code paths in ~4 min on a 2-core CPU
+  MANUAL=$ROOT/manual && mkdir -p "$MANUAL/brackets"  # three stacks (two train, one test)
   for s in deepfuse_Seq_00 deepfuse_Seq_11 forth_Cafe; do
     ln -sfn "$PWD/.carry/brackets/$s" "$MANUAL/brackets/$s"
   done
-fi
-FLAGS=(--config.data.data_dir="$DATA"
-       --config.data.mixture.exposure_stacks.manual_dir="$MANUAL"
-       --config.data.mixture.reexposed.manual_dir="$MANUAL")
-FT=()
-EVAL=()
-if [ "$QUICK" != 0 ]; then  # tiny: the same code paths in ~2 min on a CPU
-  FLAGS+=(--config.model.width=0.125 --config.total_steps=4 --config.batch_size=4
-          --config.log_every=1 --config.checkpoint_every=4 --config.num_eval_images=2)
+  TINY=(--config.model.width=0.125 --config.total_steps=4 --config.batch_size=4
+        --config.log_every=1 --config.checkpoint_every=4 --config.num_eval_images=2)
   FT=(--config.image_size="(64, 128)")
   EVAL=(--max_images=2)
 fi
+FLAGS=(--config.data.data_dir="$DATA"
+       --config.data.mixture.exposure_stacks.manual_dir="$MANUAL"
+       --config.data.mixture.reexposed.manual_dir="$MANUAL" "${TINY[@]}")
 {
   nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/null || echo "no GPU"
   "$PY" -c "import jax; print('jax', jax.__version__, jax.devices())"
