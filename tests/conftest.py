@@ -1,12 +1,24 @@
 """Shared fixtures: a persistent XLA compilation cache (the suite compiles the same tiny steps
 in several processes), the `rendered/tiny` data set, built once per session, and the photographs
-of the metric test files (tests/metric_inputs.py)."""
+of the metric test files (tests/metric_inputs.py).
+
+The suite compiles many small XLA programs and runs each only a few times, so on a CPU most of
+its time is LLVM optimising code it then barely runs: tests compile at
+`--xla_backend_optimization_level=0` (in `XLA_FLAGS`, which subprocesses inherit; a level
+already set there wins). The level changes how fast the code runs, not what it computes: the tiny
+training run ends with the same digest at either level (docs/measure.md, "The test suite's
+time"), and the determinism tests compare runs made at the same level.
+"""
 
 import os
 import sys
 
-import jax
-import pytest
+TEST_XLA_FLAGS = "--xla_backend_optimization_level=0"
+if "--xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
+  os.environ["XLA_FLAGS"] = f"{TEST_XLA_FLAGS} {os.environ.get('XLA_FLAGS', '')}".strip()
+
+import jax  # pylint: disable=g-import-not-at-top,wrong-import-position
+import pytest  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if REPO not in sys.path:

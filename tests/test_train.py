@@ -111,18 +111,27 @@ def test_run_writes_workdir_contract(tiny_run, tiny_data_dir):
   assert sorted(steps) == [3, 6, 8]
 
 
-def test_same_seed_gives_bit_identical_runs(tiny_run, tiny_data_dir, tmp_path):
-  reference_dir, reference = tiny_run
-  result = run_train_py(str(tmp_path), tiny_data_dir)
+@pytest.fixture(scope="module")
+def deterministic_run(tiny_data_dir, tmp_path_factory):
+  """The reference run again, same seed, with `config.deterministic`: its XLA flags change the
+  compilation cache's key, so this run compiles afresh instead of loading the reference's
+  programs."""
+  workdir = str(tmp_path_factory.mktemp("deterministic"))
+  result = run_train_py(workdir, tiny_data_dir, "--config.deterministic=True")
   assert result.returncode == 0, result.stderr[-3000:]
+  return workdir, result
+
+
+def test_same_seed_gives_bit_identical_runs(tiny_run, deterministic_run):
+  reference_dir, reference = tiny_run
+  workdir, result = deterministic_run
   assert final_digest(result) == final_digest(reference)
-  assert losses(str(tmp_path)) == losses(reference_dir)
+  assert losses(workdir) == losses(reference_dir)
 
 
 def test_different_seed_gives_different_run(tiny_run, tiny_data_dir, tmp_path):
   _, reference = tiny_run
-  result = run_train_py(str(tmp_path), tiny_data_dir, "--config.seed=1",
-                        "--config.total_steps=2")
+  result = run_train_py(str(tmp_path), tiny_data_dir, "--config.seed=1")
   assert result.returncode == 0, result.stderr[-3000:]
   assert final_digest(result) != final_digest(reference)
 
@@ -185,7 +194,7 @@ def test_one_and_four_devices_give_the_same_losses(tiny_run, tiny_data_dir, tmp_
   # 4 simulated devices on a 2-core machine under load (xdist workers) can reach an all-reduce
   # late; XLA:CPU aborts after its default rendezvous timeout (seen once in CI: "only 2 of
   # them arrived on time"), so give the collectives minutes instead.
-  flags = ("--xla_force_host_platform_device_count=4"
+  flags = (os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=4"
            " --xla_cpu_collective_call_terminate_timeout_seconds=600"
            " --xla_cpu_collective_timeout_seconds=600")
   result = run_train_py(str(tmp_path), tiny_data_dir, "--config.total_steps=8",
@@ -222,19 +231,15 @@ def test_two_processes_train_to_identical_parameters(tiny_data_dir, tmp_path):
 # --- Issue 12: the headline command, determinism ---------------------------------------------
 
 
-def test_deterministic_knob_sets_xla_flags_before_jax_starts_and_keeps_the_digest(
-    tiny_run, tiny_data_dir, tmp_path):
-  """On a CPU the flags change nothing: same digest as the run without them; train.py put them
-  in XLA_FLAGS itself (the line prints the process's own XLA_FLAGS)."""
-  _, reference = tiny_run
-  result = run_train_py(str(tmp_path), tiny_data_dir, "--config.deterministic=True")
-  assert result.returncode == 0, result.stderr[-3000:]
+def test_deterministic_knob_sets_xla_flags_before_jax_starts(deterministic_run):
+  """train.py put the flags in XLA_FLAGS itself (the line prints the process's own XLA_FLAGS);
+  on a CPU they change nothing (the digest: test_same_seed_gives_bit_identical_runs)."""
+  workdir, result = deterministic_run
   line = [l for l in result.stdout.splitlines() if l.startswith("deterministic: on")]
   assert line, result.stdout[:2000]
   assert "--xla_gpu_deterministic_ops=true" in line[0]
   assert "--xla_gpu_autotune_level=0" in line[0] and "no effect on cpu" in line[0]
-  assert final_digest(result) == final_digest(reference)
-  with open(os.path.join(tmp_path, "config.json")) as f:
+  with open(os.path.join(workdir, "config.json")) as f:
     assert json.load(f)["deterministic"] is True
 
 
