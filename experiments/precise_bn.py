@@ -27,9 +27,9 @@ import jax.numpy as jnp
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from drht_jax import checkpointing  # pylint: disable=g-import-not-at-top,wrong-import-position
 from drht_jax import export  # pylint: disable=g-import-not-at-top,wrong-import-position
 from drht_jax import input_pipeline  # pylint: disable=g-import-not-at-top,wrong-import-position
+from drht_jax import models  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 MOMENTUM = 0.9  # drht_jax/models.py's BatchNorm momentum
 
@@ -55,13 +55,13 @@ def main(argv=None):
                       help="WORKDIR[@STEP]: copy that checkpoint's statistics, compute none")
   args = parser.parse_args(argv)
 
-  config, model, variables, step = checkpointing.restore_for_inference(args.workdir, args.step)
+  config, variables, step = export.load(args.workdir, args.step)
   if args.stats_from:
     path, _, other_step = args.stats_from.partition("@")
     _, other, _ = export.load(path, int(other_step) if other_step else None)
     new = export.to_host({"params": variables["params"], "batch_stats": other["batch_stats"]})
     return _write(args.output, config, new, step, f"statistics of {args.stats_from}")
-  variables = jax.device_put(variables)
+  model, variables = models.create_model(config.model), jax.device_put(variables)
   draw = config.copy_and_resolve_references()
   with draw.unlocked():
     draw.seed = config.seed + args.seed_offset
@@ -81,9 +81,8 @@ def main(argv=None):
     total = stats if total is None else jax.tree_util.tree_map(jnp.add, total, stats)
     if (i + 1) % 50 == 0:
       print(f"{i + 1}/{args.batches} batches", flush=True)
-  mean_stats = jax.tree_util.tree_map(lambda t: t / args.batches, total)
-  mean_stats = jax.tree_util.tree_map(lambda m, old: m.astype(old.dtype), mean_stats,
-                                      variables["batch_stats"])
+  mean_stats = jax.tree_util.tree_map(lambda t, old: (t / args.batches).astype(old.dtype),
+                                      total, variables["batch_stats"])
   new = export.to_host({"params": variables["params"], "batch_stats": mean_stats})
   return _write(args.output, config, new, step, f"BatchNorm statistics over {args.batches} "
                 f"batches of {draw.batch_size} (seed {draw.seed})")
