@@ -1,7 +1,7 @@
 """Evaluates a trained DRHT, or corrects your photos with it.
 
     python eval.py --workdir=runs/demo [--dataset=rendered/small --split=test]
-        [--baselines=all|none|input,lime,...] [--step=N] [--max_images=N]
+        [--baselines=all|none|input,lime,...] [--step=N|best] [--max_images=N]
   writes runs/demo/eval/<dataset>-<split>/{report.md, metrics.json, per_image.csv, grid.png}
   and prints the table (DRHT vs the baselines of docs/measure.md on the same images).
 
@@ -19,7 +19,8 @@ Logs warnings only; `--verbosity=0` adds INFO (Orbax's checkpoint reads), `--ver
 from absl import app, flags, logging
 
 flags.DEFINE_string("workdir", None, "Training workdir (checkpoints/ and config.json).")
-flags.DEFINE_integer("step", None, "Checkpoint step (default: the latest).")
+flags.DEFINE_string("step", None, "Checkpoint step N, or best: the run's best validation "
+                    "checkpoint (config.validation; default: the latest).")
 flags.DEFINE_string("dataset", None, "TFDS name[/config] (default: the training config's).")
 flags.DEFINE_string("split", None, "Split to evaluate (default: config.data.eval_split).")
 flags.DEFINE_string("data_dir", None, "TFDS data_dir (default: the training config's).")

@@ -177,6 +177,14 @@ def get_config():
       # JPEG), the input.
       reexpose="",
   ))
+  # A validation set scored at every checkpoint, and the best checkpoint kept (train_lib):
+  # `split` "" is off; otherwise a split of `dataset` ("" = data.dataset), typically the
+  # held-out scenes of the training split, "train[held/K]", while the training data read
+  # "train[kept/K]" (input_pipeline.HOLDOUT_SPLIT). The first `num_images` images (0: all),
+  # DRHT's PSNR and SSIM in workdir/validation.jsonl; the checkpoint with the highest
+  # `metric` ("psnr" | "ssim") is never deleted, and `eval.py --step=best` reads it.
+  config.validation = ml_collections.ConfigDict(dict(
+      dataset="", split="", manual_dir="", num_images=0, metric="psnr"))
   config.model = model_config()
   # Full-size nets on a CPU: convolution gradients by conv.py's im2col path (XLA:CPU's own
   # weight gradients of the large-image layers run at 7-13 GFLOP/s; conv.py has the numbers).

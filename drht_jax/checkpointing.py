@@ -7,7 +7,11 @@ inference-only workdir (`export.py`, `pretrained/`) holds step, params and batch
 layouts are read: `variables_from_state`); `load_groups` copies some groups of them into a new
 run (`config.init_from`). `data` holds the Grain iterator state as JSON, so a resumed run reads
 the same batches. Beside them: `config.json` (the config as given) and `run.json` (what the run
-decided); `read_workdir` reads both, old workdirs migrated (`migrate`).
+decided); `read_workdir` reads both, old workdirs migrated (`migrate`). A run with a validation
+set (`config.validation`) also writes `validation.jsonl` (`step` and `val_<metric>` per record,
+one per checkpoint) and keeps the checkpoint with the best score beside the newest ones
+(`prune`, which reads that file, so a resumed run keeps it too); `resolve_step(workdir,
+"best")` names it.
 Saves are synchronous and atomic (Orbax writes to a temporary folder and renames it when
 complete): a run killed during a save leaves the previous checkpoint as the latest.
 """
@@ -31,6 +35,7 @@ from drht_jax import widen
 
 CONFIG_FILE = "config.json"
 RUN_FILE = "run.json"
+VALIDATION_FILE = "validation.jsonl"
 
 
 def checkpoint_dir(workdir: str) -> str:
@@ -56,7 +61,8 @@ def create_manager(workdir: str, max_to_keep: Optional[int] = 3,
 
   Args:
     workdir: the training workdir.
-    max_to_keep: newest checkpoints kept (None: all); ignored when `read_only`.
+    max_to_keep: newest checkpoints kept (None: all, and `prune` decides); ignored when
+      `read_only`.
     read_only: read existing checkpoints only (eval.py, init_from): creates nothing.
 
   Returns:
@@ -112,6 +118,64 @@ def _write_atomic(path: str, text: str):
   with open(path + ".tmp", "w") as f:
     f.write(text)
   os.replace(path + ".tmp", path)
+
+
+def append_validation(workdir: str, step: int, scores: dict):
+  """Adds `{"step": step, **scores}` as one line of `workdir/validation.jsonl` (flushed and
+  synced, so a killed run loses no line it wrote)."""
+  with open(os.path.join(workdir, VALIDATION_FILE), "a") as f:
+    f.write(json.dumps({"step": int(step), **{k: float(v) for k, v in scores.items()}}) + "\n")
+    f.flush()
+    os.fsync(f.fileno())
+
+
+def best_step(workdir: str, metric: str) -> int:
+  """The step of `workdir/validation.jsonl` with the highest `metric` (e.g. "val_psnr") among
+  the checkpoints on disk; the later record of a step validated twice (a resumed run) counts,
+  and a tie goes to the earlier step."""
+  path = os.path.join(workdir, VALIDATION_FILE)
+  if not os.path.exists(path):
+    raise FileNotFoundError(f"{path}: no validation record (the run had no config.validation)")
+  scores = {}
+  with open(path) as f:
+    for number, line in enumerate(f, 1):
+      if line.strip():
+        record = json.loads(line)
+        if metric not in record:
+          raise ValueError(f"{path}, line {number}: no {metric!r} in {sorted(record)}")
+        scores[int(record["step"])] = float(record[metric])
+  on_disk = set(create_manager(workdir, max_to_keep=None, read_only=True).all_steps())
+  ranked = sorted((-v, s) for s, v in scores.items() if s in on_disk)
+  if not ranked:
+    raise FileNotFoundError(f"{path}: none of the validated steps {sorted(scores)} has a "
+                            f"checkpoint in {checkpoint_dir(workdir)}")
+  return ranked[0][1]
+
+
+def prune(manager: ocp.CheckpointManager, workdir: str, max_to_keep: int, metric: str):
+  """Deletes every checkpoint but the `max_to_keep` newest and `best_step(workdir, metric)` (for
+  a manager made with `max_to_keep=None`). -> the steps kept."""
+  steps = sorted(manager.all_steps())
+  keep = set(steps[-max_to_keep:]) | {best_step(workdir, metric)}
+  for step in steps:
+    if step not in keep:
+      manager.delete(step)
+  return sorted(keep)
+
+
+def resolve_step(workdir: str, step) -> Optional[int]:
+  """A `--step` value: None (the latest), an int or its text, or "best" (`best_step` on the
+  run's `config.validation.metric`)."""
+  if step is None or isinstance(step, int):
+    return step
+  if str(step).strip().lower() != "best":
+    try:
+      return int(step)
+    except ValueError:
+      raise ValueError(f"--step={step!r}: expected a step number or 'best'") from None
+  validation = read_config(workdir).get("validation", None)
+  metric = validation.get("metric", "psnr") if validation is not None else "psnr"
+  return best_step(workdir, "val_" + metric)
 
 
 def write_config(workdir: str, config: ml_collections.ConfigDict):
@@ -201,10 +265,11 @@ def variables_from_state(state: dict, source: str = "checkpoint") -> dict:
   return {"params": state["params"], "batch_stats": state["batch_stats"]}
 
 
-def restore_variables(workdir: str, step: Optional[int] = None):
+def restore_variables(workdir: str, step=None):
   """-> (`{'params', 'batch_stats'}` as host arrays, step) of `workdir`'s checkpoint `step`
-  (latest if None), training or exported (`variables_from_state`)."""
-  state, step = restore_raw_state(workdir, step)
+  (latest if None; a number or "best", `resolve_step`), training or exported
+  (`variables_from_state`)."""
+  state, step = restore_raw_state(workdir, resolve_step(workdir, step))
   return variables_from_state(state, checkpoint_dir(workdir)), step
 
 
@@ -251,7 +316,7 @@ def load_groups(workdir: str, groups, params, batch_stats, widen_key=None):
           copy(batch_stats, source["batch_stats"], "batch_stats"))
 
 
-def restore_for_inference(workdir: str, step: Optional[int] = None):
+def restore_for_inference(workdir: str, step=None):
   """-> (config, model, {'params', 'batch_stats'}, step) from a training or exported workdir."""
   config = read_config(workdir)
   variables, step = restore_variables(workdir, step)

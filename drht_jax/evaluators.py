@@ -7,6 +7,8 @@ eval-mode forward, `inference.forward`), yielding DRHT's clipped output and f1's
 metrics of `metrics.REGISTRY`; what is scored is chosen here, in one place:
   - the training loop's periodic evaluation, `from_config(config)`: DRHT and
     `TRAINING_METHODS` with `TRAINING_METRICS` (PSNR / SSIM), logged as `eval_psnr`, ...;
+  - the validation set scored at every checkpoint, `validation_from_config(config)`: DRHT's
+    `TRAINING_METRICS` on `config.validation`'s split (held-out training scenes);
   - eval.py's report, `report_from_config(data_config, ...)`: DRHT and the chosen baselines
     with `REPORT_METRICS` (every registered metric; the HDR ones on f1's radiance where the
     data have HDR; ColorVideoVDP when asked), which `evaluate.evaluate_dataset` writes out.
@@ -173,6 +175,31 @@ def from_config(config) -> List[Entry]:
   evaluator = MethodMetrics(config.data, config.data.eval_split, config.num_eval_images,
                             baselines=TRAINING_METHODS, metric_names=TRAINING_METRICS)
   return [Entry("psnr_ssim", evaluator, config.eval_every, "eval_")]
+
+
+def validation_from_config(config) -> Optional[MethodMetrics]:
+  """The run's validation evaluator (`config.validation`, configs/default.py), or None when
+  `config.validation.split` is empty (or the config has none).
+
+  Returns:
+    DRHT's `TRAINING_METRICS` (no baselines) on the first `num_images` images (0: all) of
+    `validation.split` of `validation.dataset` (default `config.data.dataset`), read with
+    `config.data`'s other fields (`manual_dir` overridden when given).
+  """
+  validation = config.get("validation", None)
+  if validation is None or not validation.get("split", ""):
+    return None
+  metric = validation.get("metric", "psnr")
+  if metric not in TRAINING_METRICS:
+    raise ValueError(f"config.validation.metric: expected one of {TRAINING_METRICS}, got "
+                     f"{metric!r}")
+  data = config.data.copy_and_resolve_references()
+  if validation.get("dataset", ""):
+    data.dataset = validation.dataset
+  if validation.get("manual_dir", ""):
+    data.manual_dir = validation.manual_dir
+  return MethodMetrics(data, validation.split, validation.get("num_images", 0) or None,
+                       metric_names=TRAINING_METRICS)
 
 
 def report_from_config(data_config, split: str, baselines: Sequence[str] = (),

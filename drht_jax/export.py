@@ -1,6 +1,6 @@
 """Exports a training workdir's model for inference only: what `pretrained/` holds.
 
-    python -m drht_jax.export --workdir=runs/release_ft --output=pretrained [--step=N]
+    python -m drht_jax.export --workdir=runs/release_ft --output=pretrained [--step=N|best]
 
 Writes `<output>/config.json` (the run's config), its `run.json` when the workdir has one, and
 `<output>/checkpoints/<step>/state` with
@@ -82,13 +82,14 @@ def export(source: str, output: str, step: Optional[int] = None) -> str:
 
 
 def main():
-  """`python -m drht_jax.export --workdir=W --output=O [--step=N] [--npz]` (module
+  """`python -m drht_jax.export --workdir=W --output=O [--step=N|best] [--npz]` (module
   docstring); arguments from sys.argv."""
   import argparse  # pylint: disable=g-import-not-at-top
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--workdir", required=True, help="training workdir or npz folder")
   parser.add_argument("--output", required=True)
-  parser.add_argument("--step", type=int, default=None)
+  parser.add_argument("--step", default=None,
+                      help="checkpoint step, or best (the best validation checkpoint)")
   parser.add_argument("--npz", action="store_true",
                       help="write a save_npz folder instead of an Orbax workdir")
   args = parser.parse_args()

@@ -29,6 +29,12 @@ the paper's city-scene protocol; `test_256x512`, its Sun360 protocol), corrupted
 parameters fixed by (the data set's seed, scene id); plain `test` is the scenes at their stored
 size.
 
+A held-out validation set comes from a stored split by scene (`HOLDOUT_SPLIT`): `train[held/K]`
+is every K-th scene of `train` in sorted order (an exposure stack's frames stay together: a
+record's scene is its id without the last path part, `train/<stack>/<frame>` -> the stack), and
+`train[kept/K]` is the rest. Train on `kept`, validate on `held` (`config.validation`), and no
+validation scene is ever a training scene.
+
     python -m drht_jax.input_pipeline --dataset=rendered/small --output=sample.png
 writes a grid of what the loader produces (input / tone-mapped HDR / ground truth);
 `--prepare` only builds the data set.
@@ -66,6 +72,7 @@ BUILDER_MODULES = {
 }
 IMAGE_KEYS = ("ldr", "hdr", "ldr_gt")
 PROTOCOL_SPLIT = re.compile(r"test_(\d+)x(\d+)")
+HOLDOUT_SPLIT = re.compile(r"(\w+)\[(held|kept)/(\d+)\]")  # train[held/6], train[kept/6]
 
 
 def prepare_command(dataset: str) -> str:
@@ -123,10 +130,53 @@ def prepare(dataset: str, data_dir: Optional[str] = None, manual_dir: Optional[s
 
 
 def _source(builder, dataset: str, split: str):
+  """Random-access source of a stored split, or of a `HOLDOUT_SPLIT` of one (`SceneSubset`)."""
+  holdout = HOLDOUT_SPLIT.fullmatch(split)
+  stored = holdout.group(1) if holdout else split
   try:
-    return builder.as_data_source(split=split)
+    source = builder.as_data_source(split=stored)
   except (ValueError, KeyError) as e:
     raise DataError(f"{dataset} at {builder.data_dir}: {str(e).splitlines()[0]}") from None
+  if not holdout:
+    return source
+  every = int(holdout.group(3))
+  if every < 2:
+    raise DataError(f"{dataset}: split {split!r} holds out every {every}-th scene; K must be "
+                    f"at least 2 (train[held/K], train[kept/K])")
+  return SceneSubset(source, every, held=holdout.group(2) == "held", name=split)
+
+
+def scene_of(ident: str) -> str:
+  """The scene a record belongs to: its id without the last path part when the id has at least
+  three (`train/<stack>/<frame>` -> `train/<stack>`), else the id (`scene7`)."""
+  parts = ident.split("/")
+  return "/".join(parts[:-1]) if len(parts) >= 3 else ident
+
+
+def holdout_scenes(idents, every: int) -> set:
+  """The held-out scenes of records with ids `idents`: every `every`-th of the sorted scenes,
+  the first included."""
+  return set(sorted({scene_of(i) for i in idents})[::every])
+
+
+class SceneSubset:
+  """The records of `source` whose scene is (`held`) or is not in `holdout_scenes(every)`,
+  in stored order (`HOLDOUT_SPLIT`)."""
+
+  def __init__(self, source, every: int, held: bool, name: str):
+    idents = [_text(source[i]["id"]) for i in range(len(source))]
+    chosen = holdout_scenes(idents, every)
+    self._source, self._name = source, name
+    self._indices = [i for i, ident in enumerate(idents) if (scene_of(ident) in chosen) == held]
+
+  def __len__(self):
+    return len(self._indices)
+
+  def __getitem__(self, index):
+    return self._source[self._indices[index]]
+
+  def __repr__(self):
+    return f"SceneSubset({self._source!r}, {self._name!r})"
 
 
 class FirstRecords:
@@ -688,10 +738,12 @@ def resolve_split(data_config, split: str):
   dataset = data_config.dataset
   builder = prepare(dataset, data_config.get("data_dir"), data_config.get("manual_dir"))
   splits = list(builder.info.splits)
-  if split in splits:
+  holdout = HOLDOUT_SPLIT.fullmatch(split)
+  if split in splits or (holdout and holdout.group(1) in splits):
     return builder, split, None
   match = PROTOCOL_SPLIT.fullmatch(split)
-  available = f"available: {splits} and the test protocols test_HxW (e.g. test_64x128)"
+  available = (f"available: {splits}, their held-out scenes SPLIT[held/K] and SPLIT[kept/K], "
+               f"and the test protocols test_HxW (e.g. test_64x128)")
   if not match or "test" not in splits:
     raise DataError(f"{dataset} at {builder.data_dir} has no split {split!r}; {available}")
   size = (int(match.group(1)), int(match.group(2)))

@@ -18,7 +18,11 @@ resumed run needs no stored key stream.
 Workdir: `config.json` (the config as given), `run.json` (what the run decided, `init_from`:
 "checkpoint DIR step N" | "pretrain: <why>" | "", and its stage plan), `checkpoints/` (Orbax:
 state + data iterator state), `metrics.jsonl` (one JSON object per logged step), `tensorboard/`
-(event files), `images/step_XXXXXXX.png`.
+(event files), `images/step_XXXXXXX.png`. With `config.validation` (held-out scenes,
+`evaluators.validation_from_config`), every checkpoint is scored on the validation set when it is saved
+(`validation.jsonl`), and the best-scoring checkpoint is kept beside the `max_to_keep` newest
+(`checkpointing.prune`): a checkpoint is then chosen on data the run never trained on, not on
+the test split.
 """
 
 import functools
@@ -470,7 +474,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   model = models.create_model(config.model, axis_name=AXIS)
   eval_model = models.create_model(config.model)
   evals = evaluators.from_config(config)
-  manager = checkpointing.create_manager(workdir, config.max_to_keep)
+  validation = evaluators.validation_from_config(config)
+  best_metric = "val_" + config.validation.metric if validation is not None else None
+  if validation is not None and jax.process_count() > 1:
+    raise ValueError("config.validation scores and prunes checkpoints in one process; run "
+                     "multi-host training without it (--config.validation.split=)")
+  manager = checkpointing.create_manager(
+      workdir, None if validation is not None else config.max_to_keep)
   train_iter = input_pipeline.create_train_iterator(config)
   host_state = restore_or_initialize(config, model, plan, manager, train_iter,
                                      run["init_from"])
@@ -536,6 +546,16 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
       check_finite(*pending, manager)
       with report_progress.timed("checkpoint"):
         checkpointing.save(manager, done, to_host(state), train_iter.get_state())
+      if validation is not None:  # one process (checked above)
+        with report_progress.timed("validation"):
+          scores = {"val_" + k: v for k, v in
+                    validation.run(eval_model, host_variables(state)).items()}
+        checkpointing.append_validation(workdir, done, scores)
+        checkpointing.prune(manager, workdir, config.max_to_keep, best_metric)
+        summary.update(scores, best_step=checkpointing.best_step(workdir, best_metric))
+        print(f"validation at step {done}: " + ", ".join(
+            f"{k} {v:.3f}" for k, v in sorted(scores.items()))
+            + f"; best step {summary['best_step']}", flush=True)
 
   if pending is not None:
     check_finite(*pending, manager)
