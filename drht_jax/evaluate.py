@@ -22,6 +22,7 @@ import csv
 import glob
 import json
 import os
+import re
 import sys
 import time
 from typing import Dict, List, Optional, Sequence
@@ -62,9 +63,11 @@ CONVENTIONS = (
 
 
 def report_dir(workdir: str, dataset: str, split: str) -> str:
-  """Where the report of `dataset` (TFDS name[/config]) `split` goes:
-  `workdir/eval/<dataset, / -> ->-<split>`."""
-  return os.path.join(workdir, "eval", f"{dataset.replace('/', '-')}-{split}")
+  """Where the report of `dataset` (TFDS name[/config]) `split` goes: `workdir/eval/<dataset>-
+  <split>`, each run of characters other than letters, digits, `.`, `_` and `-` made one `-`
+  (`rendered/small`, `test` -> `rendered-small-test`; `train[held/6]` -> `train-held-6`)."""
+  name = re.sub(r"[^\w.-]+", "-", f"{dataset}-{split}").strip("-")
+  return os.path.join(workdir, "eval", name)
 
 
 def _fmt(value, digits):

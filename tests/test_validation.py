@@ -13,7 +13,7 @@ import ml_collections
 import numpy as np
 import pytest
 
-from drht_jax import checkpointing, evaluators, input_pipeline, train_lib
+from drht_jax import checkpointing, evaluate, evaluators, input_pipeline, train_lib
 from test_train import tiny_config
 
 
@@ -60,6 +60,11 @@ def test_holding_out_every_first_scene_is_refused(tiny_data_dir):
   data = ml_collections.ConfigDict(dict(dataset="rendered/tiny", data_dir=tiny_data_dir))
   with pytest.raises(input_pipeline.DataError, match=r"train\[held/1\].*at least 2"):
     input_pipeline.num_examples(data, "train[held/1]")
+
+
+def test_a_held_out_splits_report_is_one_folder():
+  assert (evaluate.report_dir("runs/x", "exposure_stacks", "train[held/6]")
+          == os.path.join("runs/x", "eval", "exposure_stacks-train-held-6"))
 
 
 def write_validation(workdir, scores):
