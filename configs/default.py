@@ -38,20 +38,30 @@ def all_at_once(trainable=("f1", "f2")):
 
 
 def real_stacks_mixture(share=0.5, manual_dir="/work/shared/data", reexposed_share=0.0,
-                        reexposed_photo="ldr_mid"):
+                        reexposed_photo="ldr_mid", train_split="train"):
   """`data.mixture` giving `share` of every batch to real exposure-stack frames
   (`exposure_stacks:train`: real frames in, the stack's fusion as f2's target, its merged HDR as
   f1's) and `reexposed_share` (when > 0) to one of the same stacks' photos re-shot a random
   exposure off (`data.reexpose`: `reexposed_photo`, "ldr_mid" the middle frame or "ldr_gt" the
   fusion, is f2's target, the merged HDR f1's). `manual_dir`: the development set's parent
-  folder on the project machines."""
+  folder on the project machines. `train_split`: the stacks both sources read, e.g.
+  `train[kept/6]` beside `stacks_validation(6)`."""
   mixture = {"exposure_stacks": dict(
-      dataset="exposure_stacks", train_split="train", share=share, manual_dir=manual_dir)}
+      dataset="exposure_stacks", train_split=train_split, share=share, manual_dir=manual_dir)}
   if reexposed_share:
     mixture["reexposed"] = dict(
-        dataset="exposure_stacks", train_split="train", share=reexposed_share,
+        dataset="exposure_stacks", train_split=train_split, share=reexposed_share,
         manual_dir=manual_dir, reexpose=reexposed_photo)
   return ml_collections.ConfigDict(mixture)
+
+
+def stacks_validation(every=6, manual_dir="/work/shared/data", metric="psnr"):
+  """`config.validation` on every `every`-th stack of `exposure_stacks:train`
+  (`train[held/every]`, all its frames, against the fused reference), for a run whose stack
+  sources read `train[kept/every]` (`real_stacks_mixture(train_split=...)`)."""
+  return ml_collections.ConfigDict(dict(
+      dataset="exposure_stacks", split=f"train[held/{every}]", manual_dir=manual_dir,
+      num_images=0, metric=metric))
 
 
 def stage(loss, fraction=1.0, eps=EPS, supervision=None, ssim_weight=0.0):

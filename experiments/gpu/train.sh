@@ -37,14 +37,16 @@ if [ "$QUICK" != 0 ]; then  # tiny: the same code paths in ~4 min on a 2-core CP
 fi
 FLAGS=(--config.data.data_dir="$DATA"
        --config.data.mixture.exposure_stacks.manual_dir="$MANUAL"
-       --config.data.mixture.reexposed.manual_dir="$MANUAL" "${TINY[@]}")
+       --config.data.mixture.reexposed.manual_dir="$MANUAL"
+       --config.validation.manual_dir="$MANUAL" "${TINY[@]}")
 {
   nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/null || echo "no GPU"
   "$PY" -c "import jax; print('jax', jax.__version__, jax.devices())"
   time "$PY" train.py --config=release_gpu --workdir="$ROOT/release_gpu" "${FLAGS[@]}"
   time "$PY" train.py --config=release_gpu:finetune --workdir="$ROOT/release_gpu_ft" \
     --config.init_from="$ROOT/release_gpu" "${FLAGS[@]}" "${FT[@]}"
-  "$PY" -m drht_jax.export --workdir="$ROOT/release_gpu_ft" --output="$ROOT/export"
+  # the finetune checkpoint with the best score on the held-out stacks (configs/release_gpu.py)
+  "$PY" -m drht_jax.export --workdir="$ROOT/release_gpu_ft" --output="$ROOT/export" --step=best
   for split in "exposure_stacks test" "rendered/small test_256x512"; do
     set -- $split
     "$PY" eval.py --workdir="$ROOT/export" --dataset="$1" --split="$2" --data_dir="$DATA" \
