@@ -129,10 +129,17 @@ def append_validation(workdir: str, step: int, scores: dict):
     os.fsync(f.fileno())
 
 
-def best_step(workdir: str, metric: str) -> int:
+def validation_key(config) -> str:
+  """The validation.jsonl key that ranks checkpoints: `val_` + `config.validation.metric`
+  ("val_psnr" when the config has no validation field)."""
+  validation = config.get("validation", None)
+  return "val_" + (validation.get("metric", "psnr") if validation is not None else "psnr")
+
+
+def best_step(workdir: str, metric: str, steps=None) -> int:
   """The step of `workdir/validation.jsonl` with the highest `metric` (e.g. "val_psnr") among
-  the checkpoints on disk; the later record of a step validated twice (a resumed run) counts,
-  and a tie goes to the earlier step."""
+  the checkpoints on disk (`steps`, when the caller has listed them); the later record of a
+  step validated twice (a resumed run) counts, and a tie goes to the earlier step."""
   path = os.path.join(workdir, VALIDATION_FILE)
   if not os.path.exists(path):
     raise FileNotFoundError(f"{path}: no validation record (the run had no config.validation)")
@@ -144,7 +151,9 @@ def best_step(workdir: str, metric: str) -> int:
         if metric not in record:
           raise ValueError(f"{path}, line {number}: no {metric!r} in {sorted(record)}")
         scores[int(record["step"])] = float(record[metric])
-  on_disk = set(create_manager(workdir, max_to_keep=None, read_only=True).all_steps())
+  if steps is None:
+    steps = create_manager(workdir, max_to_keep=None, read_only=True).all_steps()
+  on_disk = set(steps)
   ranked = sorted((-v, s) for s, v in scores.items() if s in on_disk)
   if not ranked:
     raise FileNotFoundError(f"{path}: none of the validated steps {sorted(scores)} has a "
@@ -156,7 +165,7 @@ def prune(manager: ocp.CheckpointManager, workdir: str, max_to_keep: int, metric
   """Deletes every checkpoint but the `max_to_keep` newest and `best_step(workdir, metric)` (for
   a manager made with `max_to_keep=None`). -> the steps kept."""
   steps = sorted(manager.all_steps())
-  keep = set(steps[-max_to_keep:]) | {best_step(workdir, metric)}
+  keep = set(steps[-max_to_keep:]) | {best_step(workdir, metric, steps)}
   for step in steps:
     if step not in keep:
       manager.delete(step)
@@ -173,9 +182,7 @@ def resolve_step(workdir: str, step) -> Optional[int]:
       return int(step)
     except ValueError:
       raise ValueError(f"--step={step!r}: expected a step number or 'best'") from None
-  validation = read_config(workdir).get("validation", None)
-  metric = validation.get("metric", "psnr") if validation is not None else "psnr"
-  return best_step(workdir, "val_" + metric)
+  return best_step(workdir, validation_key(read_config(workdir)))
 
 
 def write_config(workdir: str, config: ml_collections.ConfigDict):

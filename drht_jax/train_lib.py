@@ -475,7 +475,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   eval_model = models.create_model(config.model)
   evals = evaluators.from_config(config)
   validation = evaluators.validation_from_config(config)
-  best_metric = "val_" + config.validation.metric if validation is not None else None
+  best_metric = checkpointing.validation_key(config)
   if validation is not None and jax.process_count() > 1:
     raise ValueError("config.validation scores and prunes checkpoints in one process; run "
                      "multi-host training without it (--config.validation.split=)")
@@ -552,7 +552,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
                     validation.run(eval_model, host_variables(state)).items()}
         checkpointing.append_validation(workdir, done, scores)
         checkpointing.prune(manager, workdir, config.max_to_keep, best_metric)
-        summary.update(scores, best_step=checkpointing.best_step(workdir, best_metric))
+        summary.update(scores, best_step=checkpointing.best_step(workdir, best_metric,
+                                                                 manager.all_steps()))
         print(f"validation at step {done}: " + ", ".join(
             f"{k} {v:.3f}" for k, v in sorted(scores.items()))
             + f"; best step {summary['best_step']}", flush=True)
