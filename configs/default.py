@@ -64,11 +64,16 @@ def stacks_validation(every=6, manual_dir="/work/shared/data", metric="psnr"):
       num_images=0, metric=metric))
 
 
-def stage(loss, fraction=1.0, eps=EPS, supervision=None, ssim_weight=0.0):
+def stage(loss, fraction=1.0, eps=EPS, supervision=None, ssim_weight=0.0, batch_norm="batch"):
   """One training stage. `loss`: 'hdr' (Eq. 2 on f1 alone) | 'joint' (Eq. 4 with `eps`, plus
-  `ssim_weight` times 1 - SSIM of the output: 0 in the paper, see losses.joint_loss)."""
+  `ssim_weight` times 1 - SSIM of the output: 0 in the paper, see losses.joint_loss).
+  `batch_norm`: 'batch' (the paper's: every BatchNorm normalises with its batch's statistics
+  and updates its running ones) | 'frozen' (every BatchNorm normalises with the running
+  statistics it started the stage with, in training as at inference, and they stay unchanged:
+  fine-tuning a trained model without the train / inference gap of small batches,
+  docs/ablations.md)."""
   return ml_collections.ConfigDict(dict(
-      loss=loss, fraction=fraction, eps=eps, ssim_weight=ssim_weight,
+      loss=loss, fraction=fraction, eps=eps, ssim_weight=ssim_weight, batch_norm=batch_norm,
       supervision=supervision if supervision is not None else all_at_once()))
 
 

@@ -30,7 +30,7 @@ def get_config():
   config.image_every = 0
   config.eval_every = 0
   config.num_eval_images = 8
-  config.init_from = "pretrained"  # v3, the release when this ran
+  config.init_from = "pretrained/v3"  # the release when this ran
   config.init_from_groups = ("f1", "f2")
 
   config.data.dataset = "rendered/full"

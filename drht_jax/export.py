@@ -58,6 +58,18 @@ def to_host(variables: dict) -> dict:
                                              "batch_stats": variables["batch_stats"]})
 
 
+def write_workdir(output: str, config, variables: dict, step: int) -> str:
+  """Writes host `variables` `{'params', 'batch_stats'}` with `config` as the inference-only
+  workdir `output` (how experiments/ write a model they computed); returns its checkpoint
+  path. `output` is replaced only once the new one is complete."""
+  tmp = output.rstrip("/") + ".npz-tmp"
+  shutil.rmtree(tmp, ignore_errors=True)
+  save_npz(tmp, config, variables, step)
+  path = export(tmp, output)
+  shutil.rmtree(tmp, ignore_errors=True)
+  return path
+
+
 def export(source: str, output: str, step: Optional[int] = None) -> str:
   """Writes the inference-only workdir `output` from `source`; returns its checkpoint path.
   `output` is replaced as a whole only once the new one is complete."""

@@ -112,6 +112,9 @@ def plan_stages(config, decision: str = "") -> list:
     if stage_config.loss not in ("hdr", "joint"):
       raise ValueError(f"config.stages.{name}.loss: expected 'hdr' or 'joint', got "
                        f"{stage_config.loss!r}")
+    if batch_norm_mode(stage_config) not in BATCH_NORM_MODES:
+      raise ValueError(f"config.stages.{name}.batch_norm: expected one of {BATCH_NORM_MODES}, "
+                       f"got {batch_norm_mode(stage_config)!r}")
     n = (config.total_steps - start if k == len(entries) - 1
          else int(round(fraction * config.total_steps)))
     plan.append(Stage(k, name, stage_config, start, n))
@@ -142,6 +145,13 @@ def stage_optimizer(config, stage: Stage, params):
 
 
 # --- Steps --------------------------------------------------------------------------------
+
+BATCH_NORM_MODES = ("batch", "frozen")  # configs/default.py stage()
+
+
+def batch_norm_mode(stage_config) -> str:
+  """The stage's `batch_norm`; stages saved before the key existed trained with 'batch'."""
+  return stage_config.get("batch_norm", "batch")
 
 
 def merge_batch_stats(old, new, active):
@@ -186,8 +196,13 @@ def train_step(state: TrainState, batch, *, model, tx, stage: Stage, starts):
   key = jax.random.fold_in(jax.random.fold_in(state.rng, state.step),
                            jax.lax.axis_index(AXIS))
 
+  # 'frozen': BatchNorm normalises with the running statistics, as at inference, and
+  # compute_loss hands them back unchanged.
+  batch_train = batch_norm_mode(stage.config) == "batch"
+
   def loss_fn(params):
-    return compute_loss(model, params, state.batch_stats, batch, stage.config, rngs=key)
+    return compute_loss(model, params, state.batch_stats, batch, stage.config,
+                        train=batch_train, rngs=key)
 
   (loss, (terms, new_stats)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
   grads = jax.lax.pmean(grads, AXIS)

@@ -19,7 +19,6 @@ Measured: docs/ablations.md, "BatchNorm statistics".
 
 import argparse
 import os
-import shutil
 import sys
 
 import jax
@@ -90,10 +89,7 @@ def main(argv=None):
 
 def _write(output, config, variables, step, what):
   """Exports `variables` (host arrays) with `config` as the inference-only workdir `output`."""
-  tmp = output.rstrip("/") + ".npz-tmp"
-  export.save_npz(tmp, config, variables, step)
-  export.export(tmp, output)
-  shutil.rmtree(tmp, ignore_errors=True)
+  export.write_workdir(output, config, variables, step)
   print(f"wrote {output}: step {step}, {what}")
   return 0
 

@@ -97,3 +97,16 @@ def test_release_v3_starts_from_v2_with_flat_region_fixes():
   assert config.init_from == "pretrained/v2"
   assert (config.model.upsample, config.model.padding, config.model.clip_neutral) == (
       "balanced_deconv", "edge", True)
+
+
+def test_release_v6_freezes_v3s_statistics_and_validates_on_held_out_stacks():
+  from configs import release_v6  # pylint: disable=g-import-not-at-top
+  first, more = release_v6.get_config(), release_v6.get_config("continue")
+  assert first.init_from == "pretrained/v3" and more.init_from == "runs/release_v6_best"
+  for config in (first, more):
+    assert config.stages.finetune.batch_norm == "frozen"
+    assert config.data.mixture.exposure_stacks.train_split == "train[kept/6]"
+    assert config.validation.split == "train[held/6]"
+  assert more.optimizer.learning_rate == more.optimizer.phase2_learning_rate == 1e-5
+  with pytest.raises(ValueError, match="unknown argument"):
+    release_v6.get_config("again")

@@ -4,6 +4,7 @@ import json
 import os
 import shutil
 
+import jax
 import numpy as np
 import pytest
 
@@ -89,3 +90,18 @@ def test_export_of_a_workdir_without_run_json_writes_none(training_workdir, tmp_
   out = str(tmp_path / "exported")
   export.export(training_workdir, out)
   assert not os.path.exists(os.path.join(out, checkpointing.RUN_FILE))
+
+
+
+def test_write_workdir_exports_computed_variables_that_eval_restores(training_workdir,
+                                                                     tmp_path):
+  config, variables, _ = export.load(training_workdir)
+  host = export.to_host(variables)
+  out = str(tmp_path / "computed")
+  export.write_workdir(out, config, host, 7)
+  _, restored, step = export.load(out)
+  assert step == 7
+  for got, want in zip(jax.tree_util.tree_leaves(export.to_host(restored)),
+                       jax.tree_util.tree_leaves(host)):
+    np.testing.assert_array_equal(got, want)
+  assert not os.path.exists(out + ".npz-tmp")

@@ -7,13 +7,10 @@ reference is the recipe's target of the same radiance. `pretrained/` must beat t
 every classical baseline there in PSNR and SSIM, and keep a constant image constant.
 `DRHT_RELEASE_WORKDIR` points the checks at a candidate workdir before it is exported.
 
-The under-exposed case is issue 17's release gate and fails on today's `pretrained/` (v3,
-2026-12-01): LIME's PSNR is higher there (20.58 dB against v3's 19.94; v2 20.37, v1 18.78). On
-`pretrained/` it runs in every test run as a strict expected failure: it must still fail, so a
-release that passes it turns the run red until the mark is removed. With `DRHT_RELEASE_WORKDIR`
-set (a candidate, or `DRHT_RELEASE_WORKDIR=pretrained pytest tests/test_pretrained_real.py`)
-it is an ordinary test. The constant-image check runs always: v3's phase-balanced
-deconvolutions with edge padding keep a constant constant (v2 painted 0.03 peak to peak).
+The under-exposed case is issue 17's release gate. LIME is the closest baseline there (20.58
+dB); v6 (2026-12-02) is the first release to pass it (20.93), where v3 scored 19.94, v2 20.37
+and v1 18.78. The constant-image check: v3's phase-balanced deconvolutions with edge padding
+keep a constant constant (v2 painted 0.03 peak to peak).
 """
 
 import os
@@ -31,10 +28,6 @@ WORKDIR = os.environ.get("DRHT_RELEASE_WORKDIR", "pretrained")
 SIZE = (256, 384)
 BORDER = 16
 EXPOSURES = {"under": -3.0, "over": 2.0}
-RELEASE_GATE = pytest.mark.xfail(
-    not os.environ.get("DRHT_RELEASE_WORKDIR"), strict=True, raises=AssertionError,
-    reason="issue 17 release gate: LIME's PSNR beats today's pretrained/ here (module "
-           "docstring); a release that passes it must remove this mark")
 
 
 def radiance_map():
@@ -67,7 +60,7 @@ def scene():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("direction", ["over", pytest.param("under", marks=RELEASE_GATE)])
+@pytest.mark.parametrize("direction", ["over", "under"])
 def test_release_beats_the_input_and_every_baseline_on_a_camera_frame(corrector, scene,
                                                                       direction):
   radiance, reference = scene

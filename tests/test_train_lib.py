@@ -50,6 +50,13 @@ def test_stage_order_must_name_defined_stages():
     train_lib.plan_stages(config)
 
 
+def test_unknown_batch_norm_mode_is_refused_naming_the_stage():
+  config = _two_stage_config(0.3, 0.7)
+  config.stages.joint.batch_norm = "group"
+  with pytest.raises(ValueError, match=r"stages.joint.batch_norm.*'frozen'.*'group'"):
+    train_lib.plan_stages(config)
+
+
 def test_metrics_jsonl_writer_keeps_lines_up_to_the_resume_step_and_adds_the_stage(tmp_path):
   path = str(tmp_path / "metrics.jsonl")
   with open(path, "w") as f:  # what a run killed after its step-2 checkpoint left
@@ -91,6 +98,26 @@ def test_frozen_groups_stay_bit_identical_until_their_start(tiny_data_dir, tmp_p
   enc_before, enc_after = group(states[4]["params"], "f2/encoder"), group(states[5]["params"],
                                                                           "f2/encoder")
   assert any(np.any(enc_before[k] != v) for k, v in enc_after.items())
+
+
+def test_frozen_batch_norm_stage_trains_parameters_with_statistics_unchanged(tiny_data_dir,
+                                                                              tmp_path):
+  """hdr stage (steps 0-3) in the paper's batch mode, then the joint stage with
+  `batch_norm='frozen'`: every running statistic stays as the hdr stage left it, bit for bit,
+  while the parameters of both nets keep learning."""
+  config = tiny_config(tiny_data_dir, total_steps=8, checkpoint_every=1,
+                       **{"stages.joint.batch_norm": "frozen"})
+  train_lib.train_and_evaluate(config, str(tmp_path))
+  states = {s: checkpointing.restore_raw_state(str(tmp_path), s)[0] for s in (3, 4, 8)}
+  moved_in_hdr = jax.tree_util.tree_leaves(jax.tree_util.tree_map(
+      lambda a, b: np.any(a != b), states[3]["batch_stats"]["f1"],
+      states[4]["batch_stats"]["f1"]))
+  assert any(moved_in_hdr)  # batch mode: f1's statistics move with every step
+  assert_trees_equal(states[8]["batch_stats"], states[4]["batch_stats"])
+  for net in ("f1", "f2"):
+    moved = jax.tree_util.tree_leaves(jax.tree_util.tree_map(
+        lambda a, b: np.any(a != b), states[8]["params"][net], states[4]["params"][net]))
+    assert any(moved), net
 
 
 def test_nan_loss_stops_naming_the_step_and_keeps_last_checkpoint(tiny_data_dir, tmp_path):
