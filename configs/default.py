@@ -181,15 +181,16 @@ def get_config():
       # device_budget_gib (0: a quarter of the device's memory; 2 GiB on a CPU).
       placement="auto",
       device_budget_gib=0.0,
-      # The input's corruption of scene data (drht_jax/recipe.py; example records keep their
-      # stored inputs): "camera" (drht_jax/camera.py's simulated capture: exposure, white
-      # balance, shot + read noise, camera curve, 8 bit, JPEG) or "parametric" (random
-      # exposure, contrast and camera curve, Eq. 1, the recipe the release was trained with).
+      # The input's corruption of scene data and of re-exposed photos (drht_jax/recipe.py;
+      # example records without `reexpose` keep their stored inputs): "camera"
+      # (drht_jax/camera.py's simulated capture: exposure, white balance, shot + read noise,
+      # camera curve, 8 bit, JPEG) or "parametric" (scenes: random exposure, contrast and
+      # camera curve, Eq. 1; photos: an exact exposure change of the encoded photo, the paper's
+      # Sun360 protocol). A mixture entry may set its own.
       corruption="camera",
       # Example records only: "" (the stored `ldr` is the input) or the name of a stored
       # well-exposed photo (e.g. exposure_stacks' "ldr_mid", sun360's "ldr_gt") that becomes the
-      # target and, re-shot by recipe.reexpose (a camera `ev` stops off: noise, sRGB, 8 bit,
-      # JPEG), the input.
+      # target and, re-shot by recipe.reexpose (`ev` stops off, made by `corruption`), the input.
       reexpose="",
   ))
   # A validation set scored at every checkpoint, and the best checkpoint kept (train_lib):

@@ -58,27 +58,17 @@ def to_host(variables: dict) -> dict:
                                              "batch_stats": variables["batch_stats"]})
 
 
-def write_workdir(output: str, config, variables: dict, step: int) -> str:
-  """Writes host `variables` `{'params', 'batch_stats'}` with `config` as the inference-only
-  workdir `output` (how experiments/ write a model they computed); returns its checkpoint
-  path. `output` is replaced only once the new one is complete."""
-  tmp = output.rstrip("/") + ".npz-tmp"
-  shutil.rmtree(tmp, ignore_errors=True)
-  save_npz(tmp, config, variables, step)
-  path = export(tmp, output)
-  shutil.rmtree(tmp, ignore_errors=True)
-  return path
-
-
-def export(source: str, output: str, step: Optional[int] = None) -> str:
-  """Writes the inference-only workdir `output` from `source`; returns its checkpoint path.
-  `output` is replaced as a whole only once the new one is complete."""
-  config, variables, step = load(source, step)
+def write_workdir(output: str, config, variables: dict, step: int,
+                  run_record: Optional[str] = None) -> str:
+  """Writes host `variables` `{'params', 'batch_stats'}` with `config` (and the run record file
+  `run_record`, when given) as the inference-only workdir `output`; returns its checkpoint
+  path. How `export` and experiments/ write a model. `output` is replaced as a whole only once
+  the new one is complete; files of an old `output` other than what is written here
+  (report.md, example images, ...) are kept."""
   tmp = output.rstrip("/") + ".tmp-export"
   shutil.rmtree(tmp, ignore_errors=True)
   checkpointing.write_config(tmp, config)
-  run_record = os.path.join(source, checkpointing.RUN_FILE)
-  if os.path.exists(run_record):    # what the run decided (its stages) travels with it
+  if run_record and os.path.exists(run_record):   # what the run decided (its stages)
     shutil.copyfile(run_record, os.path.join(tmp, checkpointing.RUN_FILE))
   manager = checkpointing.create_manager(tmp, max_to_keep=1)
   state = {"step": np.int32(step), **to_host(variables)}
@@ -86,11 +76,19 @@ def export(source: str, output: str, step: Optional[int] = None) -> str:
   manager.close()
   written = ("checkpoints", checkpointing.CONFIG_FILE, checkpointing.RUN_FILE)
   keep = [f for f in os.listdir(output) if f not in written] if os.path.isdir(output) else []
-  for name in keep:   # report.md, example images, ... stay
+  for name in keep:
     shutil.move(os.path.join(output, name), os.path.join(tmp, name))
   shutil.rmtree(output, ignore_errors=True)
   os.replace(tmp, output)
   return checkpointing.checkpoint_dir(output)
+
+
+def export(source: str, output: str, step: Optional[int] = None) -> str:
+  """Writes the inference-only workdir `output` from `source` (a training workdir or an npz
+  folder) at `step`; returns its checkpoint path (`write_workdir`)."""
+  config, variables, step = load(source, step)
+  return write_workdir(output, config, variables, step,
+                       run_record=os.path.join(source, checkpointing.RUN_FILE))
 
 
 def main():

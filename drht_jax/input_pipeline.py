@@ -408,7 +408,8 @@ def compiled_examples(kind: str, size, flip: bool, scale_range, whole_prob, corr
   replicated, one share per device), else `jax.jit(jax.vmap)` on one device (data, keys and
   step shared, unbatched). Cached, so every iterator with these settings reuses one
   compilation. `reexpose`: example records whose input is made from their `ldr_gt` photo by
-  `recipe.reexpose` (a `data.reexpose` source)."""
+  `recipe.reexpose` with `corruption` (a `data.reexpose` source); `corruption` makes the input
+  of scenes too, and is unused for example records that keep their stored input."""
   fn = _examples_fn(kind, size, flip, scale_range, whole_prob, corruption, fresh_corruptions,
                     reexpose)
   if multi:
@@ -441,7 +442,7 @@ def _examples_fn(kind: str, size, flip: bool, scale_range, whole_prob, corruptio
       if reexpose:
         k_crop, k_shot = jax.random.split(key)
         out = recipe.crop_example(k_crop, images, hw, size, flip=flip)
-        out["ldr"], _ = recipe.reexpose(k_shot, out["ldr_gt"])
+        out["ldr"], _ = recipe.reexpose(k_shot, out["ldr_gt"], corruption)
       else:
         out = recipe.crop_example(key, images, hw, size, flip=flip)
       out.setdefault("hdr", jnp.zeros_like(out["ldr"]))
@@ -623,7 +624,7 @@ def _source_batches(config, data, per_process: int, process_index: int, process_
                          float(data.get("whole_scene_prob", 0.25)), corruption, fresh,
                          reexpose=bool(photo))
   inputs = (corruption if kind == "scene"
-            else f"{photo} re-exposed by recipe.reexpose" if photo else "stored")
+            else f"{photo} re-exposed by recipe.reexpose ({corruption})" if photo else "stored")
   description = (f"data: {data.dataset}:{data.train_split}, {len(source)} records "
                  f"({kind}s, padded to {pad_hw[0]}x{pad_hw[1]}) on the {placement} ({reason}); "
                  f"recipe on the device, corruption {inputs}")
@@ -638,7 +639,7 @@ def _source_batches(config, data, per_process: int, process_index: int, process_
 
 
 MIXTURE_FIELDS = ("dataset", "train_split", "share", "data_dir", "manual_dir", "placement",
-                  "device_budget_gib", "flip", "max_train_records", "reexpose")
+                  "device_budget_gib", "flip", "max_train_records", "reexpose", "corruption")
 
 
 def mixture_counts(data_config, per_process: int, local_devices: int) -> list:

@@ -101,10 +101,17 @@ def corrupt(kind: str, key, radiance):
 REEXPOSE_EV_RANGE = (-4.0, 2.5)   # stops relative to the photo, uniform
 
 
-def reexpose(key, photo):
-  """A well-exposed photo re-shot by a simulated camera with an exposure error.
+def reexpose(key, photo, corruption: str = "camera"):
+  """A well-exposed photo re-shot with an exposure error `ev` (uniform in `REEXPOSE_EV_RANGE`).
 
-  The input a camera would have made of the same scene `ev` stops off: the photo is linearised
+  `corruption` (static, one of `CORRUPTIONS`) is how the error is made:
+
+  "parametric": the paper's Sun360 protocol, `corrupt_ldr(photo, ev, contrast=1)`: linearise
+  with the display gamma, expose by `2 ** ev`, re-encode, clip, quantise to 8 bits. No noise
+  and no compression: an exact global exposure change of the encoded photo (the `photos`
+  builder's `test` corruption with a random exposure).
+
+  "camera": the input a camera would have made of the same scene `ev` stops off: the photo is linearised
   with the sRGB curve, exposed by `2 ** ev` (`ev` uniform in `REEXPOSE_EV_RANGE`), given shot +
   read noise (`camera.sensor`, full well and read noise from `camera.sample_camera`), re-encoded
   with the sRGB curve, quantised to 8 bits and JPEG-compressed at the drawn quality
@@ -116,15 +123,21 @@ def reexpose(key, photo):
   Args:
     key: a `jax.random` key; same key, same bits.
     photo: `[H, W, 3]` float32 in [0, 1], display-encoded (a real, well-exposed frame).
+    corruption: "camera" (the default, as before the argument existed) or "parametric".
 
   Returns:
     (`[H, W, 3]` float32 in [0, 1] on the 256 8-bit levels, the drawn parameters as a dict of
-    scalars: `ev`, `full_well`, `read_noise`, `jpeg_quality`).
+    scalars: `ev`, and for "camera" `full_well`, `read_noise`, `jpeg_quality`).
   """
-  from drht_jax import camera  # pylint: disable=g-import-not-at-top  (only when chosen)
+  if corruption not in CORRUPTIONS:
+    raise ValueError(f"recipe.reexpose: corruption expected one of {CORRUPTIONS}, got "
+                     f"{corruption!r}")
   k_ev, k_params, k_noise = jax.random.split(key, 3)
-  params = camera.sample_camera(k_params)
   ev = jax.random.uniform(k_ev, (), minval=REEXPOSE_EV_RANGE[0], maxval=REEXPOSE_EV_RANGE[1])
+  if corruption == "parametric":
+    return corrupt_ldr(photo, ev, 1.0), {"ev": ev}
+  from drht_jax import camera  # pylint: disable=g-import-not-at-top  (only when chosen)
+  params = camera.sample_camera(k_params)
   x = hdr.srgb_decode(photo) * jnp.exp2(ev)
   x = camera.sensor(k_noise, x, params["full_well"], params["read_noise"])
   ldr = camera.jpeg(hdr.quantize_8bit(hdr.srgb_encode(x)), params["jpeg_quality"])

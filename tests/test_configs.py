@@ -110,3 +110,19 @@ def test_release_v6_freezes_v3s_statistics_and_validates_on_held_out_stacks():
   assert more.optimizer.learning_rate == more.optimizer.phase2_learning_rate == 1e-5
   with pytest.raises(ValueError, match="unknown argument"):
     release_v6.get_config("again")
+
+
+def test_release_v7_adds_the_papers_two_protocols_to_v6s_mixture():
+  from configs import release_v7  # pylint: disable=g-import-not-at-top
+  from drht_jax import input_pipeline  # pylint: disable=g-import-not-at-top
+  config = release_v7.get_config()
+  assert config.init_from == "pretrained/v6"
+  assert config.stages.finetune.batch_norm == "frozen"
+  assert config.validation.split == "train[held/6]"
+  sources = {name: (s.dataset, s.train_split, s.corruption, s.get("reexpose") or "", n)
+             for name, s, n in input_pipeline.mixture_counts(config.data, 6, 1)}
+  assert sources == {
+      "data": ("rendered/full", "train", "camera", "", 1),
+      "rendered_parametric": ("rendered/full", "train", "parametric", "", 1),
+      "exposure_stacks": ("exposure_stacks", "train[kept/6]", "camera", "", 3),
+      "reexposed_parametric": ("exposure_stacks", "train[kept/6]", "parametric", "ldr_gt", 1)}

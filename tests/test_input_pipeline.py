@@ -231,9 +231,10 @@ def test_stored_example_records_are_cropped_with_zero_hdr_for_ldr_only_data():
   np.testing.assert_allclose(out["ldr_gt"], 9 / 255)
 
 
-def test_reexposed_example_records_take_their_input_from_the_target_photo():
+@pytest.mark.parametrize("corruption", ["camera", "parametric"])
+def test_reexposed_example_records_take_their_input_from_the_target_photo(corruption):
   fn = input_pipeline._examples_fn(  # pylint: disable=protected-access
-      "example", (16, 16), False, (0.25, 1.0), 0.25, "parametric", True, reexpose=True)
+      "example", (16, 16), False, (0.25, 1.0), 0.25, corruption, True, reexpose=True)
   photo = jnp.full((2, 16, 16, 3), 120, jnp.uint8)
   data = {"ldr_gt": photo, "hdr": jnp.ones((2, 16, 16, 3), jnp.float32),
           "hw": jnp.asarray([[16, 16], [16, 16]], jnp.int32)}
@@ -242,7 +243,7 @@ def test_reexposed_example_records_take_their_input_from_the_target_photo():
   np.testing.assert_allclose(out["ldr_gt"], 120 / 255)                # the photo is the target
   np.testing.assert_array_equal(out["hdr"], 1.0)                      # stored HDR kept for f1
   keys = recipe.example_keys(recipe.data_key(0), 0, slots)
-  shots = [recipe.reexpose(jax.random.split(key)[1], out["ldr_gt"][i])[0]   # input: its re-shot
+  shots = [recipe.reexpose(jax.random.split(key)[1], out["ldr_gt"][i], corruption)[0]  # re-shot
            for i, key in enumerate(keys)]
   np.testing.assert_allclose(out["ldr"], np.stack(shots), atol=1 / 255 + 1e-6)  # vmap rounding
   assert not np.array_equal(out["ldr"][0], out["ldr"][1])             # each its own exposure
@@ -274,6 +275,14 @@ def test_mixture_batch_is_the_main_sources_share_then_the_others(tiny_data_dir):
     for key in m:
       np.testing.assert_array_equal(m[key][:, :2], p[key])   # main source: its own stream
   assert not np.array_equal(mixed[0]["ldr"][:, 2:], plain[0]["ldr"])
+
+
+def test_a_mixture_entry_sets_its_own_corruption():
+  data = ml_collections.ConfigDict(dict(corruption="camera", mixture={
+      "param": dict(dataset="rendered/small", share=0.25, corruption="parametric")}))
+  counts = input_pipeline.mixture_counts(data, per_process=4, local_devices=1)
+  assert [(name, source.corruption, n) for name, source, n in counts] == [
+      ("data", "camera", 3), ("param", "parametric", 1)]
 
 
 def test_mixture_sources_are_keyed_apart_even_on_the_same_data(tiny_data_dir):

@@ -205,6 +205,21 @@ def test_reexpose_is_a_function_of_the_key_on_8bit_levels():
   assert lo <= float(params["ev"]) <= hi
 
 
+def test_parametric_reexposure_is_the_ldr_corruption_at_the_drawn_exposure():
+  photo = jnp.asarray(np.random.default_rng(0).uniform(0, 1, (16, 24, 3)), jnp.float32)
+  out, params = recipe.reexpose(jax.random.PRNGKey(5), photo, "parametric")
+  assert set(params) == {"ev"}
+  np.testing.assert_array_equal(out, recipe.corrupt_ldr(photo, params["ev"], 1.0))
+  camera_shot, camera_params = recipe.reexpose(jax.random.PRNGKey(5), photo, "camera")
+  assert float(camera_params["ev"]) == float(params["ev"])           # same key, same exposure
+  assert not np.array_equal(out, camera_shot)                         # but no noise, no JPEG
+
+
+def test_reexpose_refuses_an_unknown_corruption():
+  with pytest.raises(ValueError, match="reexpose: corruption expected one of"):
+    recipe.reexpose(jax.random.PRNGKey(0), jnp.zeros((4, 4, 3)), "film")
+
+
 def test_reexpose_changes_brightness_by_the_drawn_exposure():
   photo = jnp.full((64, 64, 3), 0.5, jnp.float32)
   for seed in range(4):
