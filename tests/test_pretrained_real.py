@@ -8,8 +8,8 @@ every classical baseline there in PSNR and SSIM, and keep a constant image const
 `DRHT_RELEASE_WORKDIR` points the checks at a candidate workdir before it is exported.
 
 The under-exposed case is issue 17's release gate. LIME is the closest baseline there (20.58
-dB); v6 (2026-12-02) was the first release to pass it (20.93), v7 scores 20.65; v3 scored 19.94, v2 20.37
-and v1 18.78. The constant-image check: v3's phase-balanced deconvolutions with edge padding
+dB); v6 (2026-12-02) was the first release to pass it (20.93), v7 scores 20.65; v3 scored
+19.94, v2 20.37 and v1 18.78. The constant-image check: v3's phase-balanced deconvolutions with edge padding
 keep a constant constant (v2 painted 0.03 peak to peak).
 """
 
