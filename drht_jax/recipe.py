@@ -112,9 +112,9 @@ def reexpose(key, photo, corruption: str = "camera"):
   builder's `test` corruption with a random exposure).
 
   "camera": the input a camera would have made of the same scene `ev` stops off: the photo is
-  linearised with the sRGB curve, exposed by `2 ** ev` (`ev` uniform in `REEXPOSE_EV_RANGE`), given shot +
-  read noise (`camera.sensor`, full well and read noise from `camera.sample_camera`), re-encoded
-  with the sRGB curve, quantised to 8 bits and JPEG-compressed at the drawn quality
+  linearised with the sRGB curve, exposed by `2 ** ev`, given shot + read noise
+  (`camera.sensor`, full well and read noise from `camera.sample_camera`), re-encoded with the
+  sRGB curve, quantised to 8 bits and JPEG-compressed at the drawn quality
   (`camera.jpeg`). No white-balance error: the photo's own colour is the target. This is the
   `photos` builder's `test_camera` corruption with a random exposure; it teaches the inverse of
   an exposure change on real photographs, with the photo itself as the ground truth (the
