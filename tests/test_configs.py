@@ -126,3 +126,16 @@ def test_release_v7_adds_the_papers_two_protocols_to_v6s_mixture():
       "rendered_parametric": ("rendered/full", "train", "parametric", "", 1),
       "exposure_stacks": ("exposure_stacks", "train[kept/6]", "camera", "", 3),
       "reexposed_parametric": ("exposure_stacks", "train[kept/6]", "parametric", "ldr_gt", 1)}
+
+
+def test_release_v8_continues_v7_with_more_rendered_and_reexposed_examples():
+  from configs import release_v8  # pylint: disable=g-import-not-at-top
+  from drht_jax import input_pipeline  # pylint: disable=g-import-not-at-top
+  config = release_v8.get_config()
+  assert config.init_from == "pretrained"
+  assert config.stages.finetune.batch_norm == "frozen"
+  assert config.validation.split == "train[held/6]"
+  counts = {name: n for name, _, n in
+            input_pipeline.mixture_counts(config.data, config.batch_size, 1)}
+  assert counts == {"data": 2, "rendered_parametric": 1, "exposure_stacks": 3,
+                    "reexposed_parametric": 2}
